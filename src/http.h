@@ -1,0 +1,24 @@
+/* h2o: configuration, routes, body limits, authentication order, status
+ * codes and JSON answers. The only place that logs request outcomes. */
+#pragma once
+
+#include "config.h"
+#include "store.h"
+#include "tls.h"
+
+typedef struct Http Http;
+
+/* tls is NULL when TLS=off. */
+int http_new(Http **ret, const Config *c, h2o_loop_t *loop, Store *store,
+             TlsServer *tls);
+void http_free(Http *h);
+
+/* Serves a newly accepted connection. */
+void http_accept(Http *h, h2o_socket_t *sock);
+
+/* Open connections, and deliveries waiting on the store. */
+unsigned http_connections(const Http *h);
+unsigned http_in_flight(const Http *h);
+
+/* The store's completion callback: hands d back to the loop thread. */
+void http_on_stored(Delivery *d, void *data);

@@ -1,0 +1,2 @@
+/* placeholder until written */
+#include "store.h"

@@ -1,0 +1,71 @@
+/* Stride's PostgreSQL: the store thread with its one libpq connection,
+ * batching, the issue upsert, key allocation, and the schema. Only
+ * store.c includes libpq. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alert.h"
+#include "config.h"
+
+typedef enum {
+        ACTION_CREATED,
+        ACTION_UPDATED,
+        ACTION_RESOLVED,
+        ACTION_REOPENED,
+        ACTION_RECORDED,   /* remembered without an issue (resolve before trigger) */
+        ACTION_FAILED,     /* see status and error */
+} StoreAction;
+
+const char *store_action_name(StoreAction a);  /* "created", ... */
+
+/* One delivery on its way to the database. The loop thread fills the
+ * inputs and hands it to store_submit; the store thread fills the results
+ * and passes it to the StoreDoneCb; the loop owns it again after that. */
+typedef struct Delivery {
+        /* inputs */
+        Alert alert;
+        char *url_project;             /* ?project=KEY, or NULL */
+        char *mapped_project;          /* from PROJECT_MAP, or NULL */
+        unsigned char digest[32];      /* SHA-256 of the raw body */
+        char remote_addr[64];
+        char request_id[40];
+
+        /* results */
+        int status;                    /* HTTP status: 201, 200, 422, 503 */
+        StoreAction action;
+        bool is_new;
+        bool duplicate;                /* a redelivery: the first answer again */
+        char issue_id[48];
+        char issue_key[48];
+        int64_t occurrences;
+        char error[256];               /* why, when status is not 2xx */
+
+        /* free for the submitter */
+        void *owner;
+        struct Delivery *next_;        /* the store's queue */
+} Delivery;
+
+typedef struct Store Store;
+
+/* Called on the store thread once the delivery's transaction has
+ * committed (or failed); must not block. */
+typedef void (*StoreDoneCb)(Delivery *d, void *data);
+
+/* Starts the store thread. It connects in the background; deliveries
+ * submitted before it is connected wait in the queue. */
+int store_start(Store **ret, const Config *c, StoreDoneCb done, void *data);
+/* Queues a delivery; thread-safe, never blocks on the database. */
+void store_submit(Store *s, Delivery *d);
+/* Finishes what is queued, closes the connection and joins the thread. */
+void store_stop(Store *s);
+/* Does the database answer? Set by the store thread, read by anyone. */
+bool store_connected(const Store *s);
+
+/* Creates or upgrades the daemon's schema (and with stride_schema Stride's
+ * tables too), synchronously. Returns 0 or a negative errno with a
+ * malloc'd sentence in *ret_error. */
+int store_migrate(const Config *c, bool stride_schema, char **ret_error);
+
+void delivery_free(Delivery *d);
