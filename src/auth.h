@@ -29,13 +29,18 @@ typedef struct {
          * "x-webhook-signature", "token", or "none". */
         const char *scheme;
         /* Why it failed, revealing nothing about the expected value:
-         * "no credentials", "signature does not match", ... */
+         * "no credentials", "signature does not match", ...; NULL unless
+         * result is AUTH_FAILED. */
         const char *reason;
         bool previous_secret; /* passed with the previous secret */
 } AuthOutcome;
 
 /* Checks the credentials of a request for provider p over the raw body
- * bytes. The Sentry signature header counts only for Sentry. */
+ * bytes. The Sentry signature header counts only for Sentry. The first
+ * scheme present that passes wins; when none passes, the outcome names
+ * the first one present. An Authorization header of another scheme counts
+ * as absent ("unsupported Authorization scheme" when nothing else is
+ * there). An empty secret matches nothing. */
 AuthOutcome auth_check(const SecretPair *secrets, Provider p,
                        const AuthCredentials *cred,
                        const void *body, size_t len);
@@ -46,5 +51,5 @@ int auth_hmac_sha256(const void *key, size_t key_len, const void *msg,
 int auth_sha256(const void *msg, size_t len, unsigned char out[32]);
 
 /* Short fingerprint of a secret for the journal: the first 6 bytes of its
- * SHA-256 in hex (13 bytes with the NUL). */
+ * SHA-256 in hex (13 bytes with the NUL); "" for NULL. */
 void auth_fingerprint(const char *secret, char out[13]);

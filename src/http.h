@@ -8,9 +8,10 @@
 
 typedef struct Http Http;
 
-/* tls is NULL when TLS=off. */
-int http_new(Http **ret, const Config *c, h2o_loop_t *loop, Store *store,
-             TlsServer *tls);
+/* tls is NULL when TLS=off. The store comes after, since the store's
+ * completion callback needs the Http. */
+int http_new(Http **ret, const Config *c, h2o_loop_t *loop, TlsServer *tls);
+void http_use_store(Http *h, Store *store);
 void http_free(Http *h);
 
 /* Serves a newly accepted connection. */

@@ -1,8 +1,9 @@
 /* JSON in and out. Parsing goes through yajl's callback API into a tree
  * of our own, bounded in depth and number of values, built without
  * recursion; strings keep their lengths and are valid UTF-8 without NUL
- * bytes (\u0000 and lone surrogates become U+FFFD). Writing goes through
- * yajl_gen. Only json.c includes yajl. */
+ * bytes (\u0000 and lone surrogates become U+FFFD). Writing is a small
+ * writer of our own (yajl_gen cannot embed raw JSON). Only json.c
+ * includes yajl. */
 #pragma once
 
 #include <stdbool.h>
@@ -77,8 +78,10 @@ int json_double(const JsonValue *v, double *ret);
 /* true, "true", 1 and "1" are true. */
 bool json_bool(const JsonValue *v);
 
-/* Writer: builds compact JSON text. Errors are sticky and reported by
- * json_writer_finish. Strings must be UTF-8; invalid bytes become U+FFFD. */
+/* Writer: builds compact JSON text. Errors (a value where none may go, a
+ * close that does not match, ENOMEM) are sticky and reported by
+ * json_writer_finish; every function accepts w == NULL as failed. Strings
+ * must be UTF-8; invalid bytes become U+FFFD. */
 typedef struct JsonWriter JsonWriter;
 JsonWriter *json_writer_new(void);
 void json_writer_free(JsonWriter *w);
@@ -95,7 +98,8 @@ void json_write_null(JsonWriter *w);
 /* Copies a parsed value (any type, recursively without recursion limit
  * issues: the tree is already bounded). */
 void json_write_value(JsonWriter *w, const JsonValue *v);
-/* Embeds text that is already JSON (e.g. from another writer). */
+/* Embeds text that is already JSON (e.g. from another writer), unchecked;
+ * NULL writes null, "" is an error. */
 void json_write_raw(JsonWriter *w, const char *json);
 /* Returns the malloc'd text and its length, and frees the writer; NULL on
  * error. */

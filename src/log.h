@@ -20,6 +20,7 @@ typedef enum {
         LOGID_STARTED,
         LOGID_IDLE_EXIT,
         LOGID_TEST,            /* a test delivery was acknowledged */
+        LOGID_IGNORED,         /* a valid event that becomes no issue */
         LOGID_CONFIG,          /* configuration warnings at start */
         LOGID_STOPPING,
         LOGID_COUNT,

@@ -33,7 +33,10 @@ typedef struct Delivery {
         char request_id[40];
 
         /* results */
-        int status;                    /* HTTP status: 201, 200, 422, 503 */
+        /* HTTP status: 201, 200, 422; 503 when the database cannot be
+         * used now (retry later: spool it); 500 when the database refused
+         * this alert for another reason (retrying will not help). */
+        int status;
         StoreAction action;
         bool is_new;
         bool duplicate;                /* a redelivery: the first answer again */
@@ -60,7 +63,8 @@ int store_start(Store **ret, const Config *c, StoreDoneCb done, void *data);
 void store_submit(Store *s, Delivery *d);
 /* Finishes what is queued, closes the connection and joins the thread. */
 void store_stop(Store *s);
-/* Does the database answer? Set by the store thread, read by anyone. */
+/* Does the database answer, with the daemon's schema at the version this
+ * build needs? Set by the store thread, read by anyone. */
 bool store_connected(const Store *s);
 
 /* Creates or upgrades the daemon's schema (and with stride_schema Stride's
