@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "alert.h"
+#include "auth.h"
 #include "json.h"
 #include "text.h"
 
@@ -693,11 +694,14 @@ static int redact_field(char **field)
 }
 
 /* Emails can hide in any free text: an exception message, a monitor
- * message naming who is on call, a context line of source code. */
+ * message naming who is on call, a context line of source code.
+ * XXX: IP addresses in free text (a log message naming a client's
+ * address) are not redacted, only tags that are one; a version or a
+ * server's address looks the same, and redacting those loses the cause. */
 static int scrub(Alert *a)
 {
         char **fields[] = {
-                &a->provider_project, &a->message, &a->culprit,
+                &a->kind, &a->provider_project, &a->message, &a->culprit,
                 &a->environment, &a->release, &a->fingerprint,
                 &a->stack_trace,
         };
@@ -733,13 +737,32 @@ MapResult alert_map_reason(MapResult r, char *reason, size_t reason_size,
         return r;
 }
 
+/* An id from the payload can be of any length, and a unique index
+ * entry cannot: a long one keeps its start and gets the SHA-256 of the
+ * whole, which stays as stable and as unique. */
+static int shorten_id(Alert *a)
+{
+        unsigned char digest[32];
+        char hex[65];
+        size_t len = strlen(a->external_id), n;
+
+        if (len <= ALERT_ID_MAX)
+                return 0;
+        if (auth_sha256(a->external_id, len, digest) < 0)
+                return -ENOMEM;
+        text_hex(digest, sizeof(digest), hex);
+        n = utf8_cut(a->external_id, len, ALERT_ID_MAX - sizeof(hex) - 1);
+        sprintf(a->external_id + n, ":%s", hex);
+        return 0;
+}
+
 MapResult alert_map_done(Alert *a, MapResult r, int r_errno, Alert *ret,
                          char *reason, size_t reason_size)
 {
         *ret = (Alert) { 0 };
         if (r == MAP_ALERT && r_errno >= 0) {
                 assert(a->external_id && a->title);
-                r_errno = scrub(a);
+                r_errno = scrub(a) | shorten_id(a);
         }
         if (r_errno < 0) {
                 alert_free(a);

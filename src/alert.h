@@ -125,6 +125,7 @@ bool alert_is_setup_test(const struct JsonValue *root);
 #define ALERT_TITLE_MAX 255      /* bytes: issues."title" is varchar(255) */
 #define ALERT_TRACE_MAX 65536    /* bytes of stack trace in an issue */
 #define ALERT_TAGS_MAX 100
+#define ALERT_ID_MAX 512         /* bytes of external id, see alert_map_done */
 
 /* alert_set, alert_setf, alert_add_tag*, alert_set_title and
  * alert_set_context return only 0 or -ENOMEM, so a mapper may OR a run of
@@ -176,7 +177,9 @@ int alert_set_context(Alert *a, struct JsonWriter *w);
 
 /* A mapper's last step. On MAP_ALERT (a has its external id and title)
  * redacts email addresses from the free text, drops an actor that is an
- * email address and moves *a into *ret, or answers MAP_NO_MEMORY when
+ * email address, shortens an external id longer than ALERT_ID_MAX (its
+ * start, ':' and the SHA-256 hex of the whole), and moves *a into *ret,
+ * or answers MAP_NO_MEMORY when
  * that fails; for any other r, or r_errno < 0 (MAP_NO_MEMORY), frees *a
  * and leaves *ret empty. */
 MapResult alert_map_done(Alert *a, MapResult r, int r_errno, Alert *ret,

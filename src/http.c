@@ -16,11 +16,9 @@
 #include <h2o/http2.h>
 
 #include "auth.h"
-#include "datadog.h"
+#include "delivery.h"
 #include "json.h"
 #include "log.h"
-#include "newrelic.h"
-#include "sentry.h"
 #include "text.h"
 
 #define RETRY_AFTER_SEC "30"
@@ -57,14 +55,13 @@ typedef struct {
         const char *path;
         RouteKind kind;
         Provider provider;
-        MapFunc map;
 } Route;
 
 static const Route routes[] = {
-        { "/api/webhooks/sentry", ROUTE_PROVIDER, PROVIDER_SENTRY, sentry_map },
-        { "/api/webhooks/datadog", ROUTE_PROVIDER, PROVIDER_DATADOG, datadog_map },
-        { "/api/webhooks/newrelic", ROUTE_PROVIDER, PROVIDER_NEWRELIC, newrelic_map },
-        { "/api/webhooks/health", ROUTE_HEALTH, PROVIDER_COUNT, NULL },
+        { "/api/webhooks/sentry", ROUTE_PROVIDER, PROVIDER_SENTRY },
+        { "/api/webhooks/datadog", ROUTE_PROVIDER, PROVIDER_DATADOG },
+        { "/api/webhooks/newrelic", ROUTE_PROVIDER, PROVIDER_NEWRELIC },
+        { "/api/webhooks/health", ROUTE_HEALTH, PROVIDER_COUNT },
 };
 
 /* One request while this file handles it: what every log entry names. */
@@ -370,28 +367,6 @@ static void refuse_auth(const Call *c, const AuthOutcome *a)
         call_log(c, 401, LOG_NOTICE, LOGID_AUTH_FAILED, f, 2, why);
 }
 
-static Delivery *make_delivery(const Call *c, Alert *alert, h2o_iovec_t body)
-{
-        const Config *cfg = c->http->config;
-        Delivery *d = calloc(1, sizeof(*d));
-        char project[128], mapped[128];
-        const char *url_project = query_param(c->req, "project", project, sizeof(project));
-        const char *map = config_map_project(cfg, c->route->provider,
-                                             alert->provider_project, mapped,
-                                             sizeof(mapped));
-
-        if (!d)
-                return NULL;
-        d->alert = *alert;
-        *alert = (Alert) { 0 };
-        d->url_project = url_project ? strdup(url_project) : NULL;
-        d->mapped_project = map ? strdup(map) : NULL;
-        auth_sha256(body.base, body.len, d->digest);
-        snprintf(d->remote_addr, sizeof(d->remote_addr), "%s", c->remote_addr);
-        snprintf(d->request_id, sizeof(d->request_id), "%s", c->request_id);
-        return d;
-}
-
 /* When h2o disposes of the request before the store answers, the answer
  * has nowhere to go: forget the request, keep the delivery. */
 static void on_req_disposed(void *p)
@@ -402,103 +377,90 @@ static void on_req_disposed(void *p)
                 (*slot)->call.req = NULL;
 }
 
-static void submit(const Call *c, Alert *alert, h2o_iovec_t body)
+static void submit(const Call *c, Delivery *d)
 {
         Inflight *f = calloc(1, sizeof(*f));
         Inflight **slot;
 
-        if (f)
-                f->delivery = make_delivery(c, alert, body);
-        if (!f || !f->delivery) {
-                free(f);
-                alert_free(alert);
+        if (!f) {
+                delivery_free(d);
                 refuse(c, 503, LOGID_REFUSED, "out of memory: try again");
                 return;
         }
         f->call = *c;
-        f->delivery->owner = f;
+        f->delivery = d;
+        d->owner = f;
         slot = h2o_mem_alloc_shared(&c->req->pool, sizeof(*slot), on_req_disposed);
         *slot = f;
         f->slot = slot;
         c->http->in_flight++;
-        store_submit(c->http->store, f->delivery);
+        store_submit(c->http->store, d);
 }
 
-static void map_and_submit(const Call *c, const JsonValue *root, h2o_iovec_t body)
+/* Copies a header into buf as a C string; NULL when absent or too long. */
+static const char *header_string(h2o_req_t *req, const char *name, char *buf,
+                                 size_t size)
 {
-        h2o_iovec_t resource = header(c->req, "sentry-hook-resource");
-        char res[64], reason[256] = "";
-        MapInput in = { .root = root };
-        Alert alert = { 0 };
-        MapResult r;
+        h2o_iovec_t v = header(req, name);
 
-        if (resource.len > 0 && resource.len < sizeof(res)) {
-                memcpy(res, resource.base, resource.len);
-                res[resource.len] = '\0';
-                in.resource = res;
-        }
-
-        r = c->route->map(&in, &alert, reason, sizeof(reason));
-        switch (r) {
-        case MAP_ALERT:
-                submit(c, &alert, body);
-                return;
-        case MAP_TEST:
-                answer_flag(c, LOGID_TEST, "test", NULL);
-                break;
-        case MAP_IGNORED:
-                answer_flag(c, LOGID_IGNORED, "ignored", reason);
-                break;
-        case MAP_UNRECOGNISED:
-                refuse(c, 422, LOGID_REJECTED, reason);
-                break;
-        case MAP_NO_MEMORY:
-                refuse(c, 503, LOGID_REFUSED, "out of memory: try again");
-                break;
-        }
-        alert_free(&alert);
-}
-
-/* Stride's setup guide checks an endpoint with an unsigned
- * {"test":"webhook"}. It writes nothing, so it is answered as a test
- * even without credentials; anything else without them is refused. */
-static bool is_setup_test(h2o_iovec_t body)
-{
-        Json *doc = NULL;
-        JsonError err;
-        bool r;
-
-        if (body.len > 256 || json_parse(body.base, body.len, NULL, &doc, &err) < 0)
-                return false;
-        r = alert_is_setup_test(json_root(doc)) && json_count(json_root(doc)) == 1;
-        json_free(doc);
-        return r;
+        if (v.len == 0 || v.len >= size)
+                return NULL;
+        memcpy(buf, v.base, v.len);
+        buf[v.len] = '\0';
+        return buf;
 }
 
 static void handle_delivery(const Call *c)
 {
         h2o_iovec_t body = c->req->entity.base ? c->req->entity : h2o_iovec_init("", 0);
         AuthOutcome a = authenticate(c, body);
-        JsonError err;
-        Json *doc = NULL;
+        char resource[64], content_type[128], project[128], reason[256];
+        Request r = {
+                .provider = c->route->provider,
+                .body = body.base,
+                .len = body.len,
+                .resource = header_string(c->req, "sentry-hook-resource", resource,
+                                          sizeof(resource)),
+                .content_type = header_string(c->req, "content-type", content_type,
+                                              sizeof(content_type)),
+                .project = query_param(c->req, "project", project, sizeof(project)),
+                .remote_addr = c->remote_addr,
+                .request_id = c->request_id,
+        };
+        Delivery *d = NULL;
 
-        if (a.result == AUTH_FAILED && !is_setup_test(body)) {
-                refuse_auth(c, &a);
+        /* Stride's setup guide checks an endpoint with an unsigned
+         * {"test":"webhook"}; it writes nothing, so it is answered even
+         * without credentials. Anything else without them is refused. */
+        if (a.result == AUTH_FAILED) {
+                if (delivery_is_setup_check(body.base, body.len))
+                        answer_flag(c, LOGID_TEST, "test", "endpoint check without "
+                                    "credentials: deliveries need them");
+                else
+                        refuse_auth(c, &a);
                 return;
         }
 
-        if (json_parse(body.base, body.len, NULL, &doc, &err) < 0) {
-                refuse(c, 400, LOGID_REJECTED, err.message);
-                return;
+        switch (delivery_prepare(c->http->config, &r, &d, reason, sizeof(reason))) {
+        case PREPARED:
+                submit(c, d);
+                break;
+        case PREPARED_TEST:
+                answer_flag(c, LOGID_TEST, "test", NULL);
+                break;
+        case PREPARED_IGNORED:
+                answer_flag(c, LOGID_IGNORED, "ignored", reason);
+                break;
+        case PREPARED_BAD_JSON:
+                refuse(c, 400, LOGID_REJECTED, reason);
+                break;
+        case PREPARED_UNRECOGNISED:
+                refuse(c, 422, LOGID_REJECTED, reason);
+                break;
+        case PREPARED_NO_MEMORY:
+                refuse(c, 503, LOGID_REFUSED, reason);
+                break;
         }
-
-        if (alert_is_setup_test(json_root(doc)))
-                answer_flag(c, LOGID_TEST, "test", a.result == AUTH_FAILED ?
-                            "endpoint check without credentials: deliveries need them" :
-                            NULL);
-        else
-                map_and_submit(c, json_root(doc), body);
-        json_free(doc);
 }
 
 static bool method_is(h2o_req_t *req, const char *m)

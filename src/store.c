@@ -579,7 +579,10 @@ static void batch_finish(Store *s, Delivery *batch)
                 Delivery *next = batch->next_;
 
                 batch->next_ = NULL;
-                s->done(batch, s->data);
+                if (batch->done)
+                        batch->done(batch, batch->done_data);
+                else
+                        s->done(batch, s->data);
                 batch = next;
         }
 }

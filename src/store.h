@@ -47,6 +47,9 @@ typedef struct Delivery {
 
         /* free for the submitter */
         void *owner;
+        /* When set, called instead of the store's StoreDoneCb. */
+        void (*done)(struct Delivery *d, void *data);
+        void *done_data;
         struct Delivery *next_;        /* the store's queue */
 } Delivery;
 

@@ -111,7 +111,9 @@ static int read_pem(const char *path, gnutls_datum_t *ret)
                 return -errno;
         if (fstat(fd, &st) < 0)
                 r = -errno;
-        else if (!S_ISREG(st.st_mode) || st.st_size > TLS_MAX_PEM_BYTES)
+        else if (!S_ISREG(st.st_mode))
+                r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        else if (st.st_size > TLS_MAX_PEM_BYTES)
                 r = -EFBIG;
         else if (!(ret->data = gnutls_malloc((size_t) st.st_size + 1)))
                 r = -ENOMEM;
@@ -163,9 +165,12 @@ static int read_pem_or_fail(const char *what, const char *path,
                 return fail(ret_error, -EINVAL, "no TLS %s file is configured",
                             what);
         r = read_pem(path, ret);
+        if (r == -EINVAL)
+                return fail(ret_error, r, "TLS %s %s is not a regular file",
+                            what, path);
         if (r == -EFBIG)
-                return fail(ret_error, -EINVAL,
-                            "TLS %s %s is not a regular file of at most %d bytes",
+                return fail(ret_error, -EFBIG,
+                            "TLS %s %s is larger than %d bytes: not a PEM file",
                             what, path, TLS_MAX_PEM_BYTES);
         if (r < 0)
                 return fail(ret_error, r, "cannot read the TLS %s %s: %s",
@@ -273,10 +278,15 @@ static int load_priority(TlsServer *t, const Config *c, char **ret_error)
         r = gnutls_priority_init(&t->priority, s, &err_pos);
         if (r == GNUTLS_E_MEMORY_ERROR)
                 return fail(ret_error, -ENOMEM, "out of memory");
-        if (r < 0 && err_pos && err_pos >= s && err_pos < s + strlen(s))
+        if (r == GNUTLS_E_INVALID_REQUEST && err_pos && err_pos >= s &&
+            err_pos < s + strlen(s))
                 return fail(ret_error, -EINVAL,
-                            "TLS_PRIORITY \"%s\" is not a valid GnuTLS priority string: \"%.*s\" is wrong",
+                            "TLS_PRIORITY \"%s\" is not a valid GnuTLS priority string: \"%.*s\" is unknown",
                             s, (int) strcspn(err_pos, ":"), err_pos);
+        if (r == GNUTLS_E_NO_PRIORITIES_WERE_SET)
+                return fail(ret_error, -EINVAL,
+                            "TLS_PRIORITY \"%s\" leaves no protocol version, cipher, key exchange or signature to use",
+                            s);
         if (r < 0)
                 return fail(ret_error, -EINVAL,
                             "TLS_PRIORITY \"%s\" is not a valid GnuTLS priority string: %s",

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "auth.h"
 #include "check.h"
 #include "json.h"
 #include "text.h"
@@ -552,6 +553,38 @@ static void test_map_done(void)
         check_str(ret.release, "app@1.2.3");
         alert_free(&ret);
 
+        check_int(alert_set(&a.title, "t"), 0);
+        check_int(alert_set(&a.external_id, "sentry:issue:short"), 0);
+        check_int(alert_map_done(&a, MAP_ALERT, 0, &ret, reason, sizeof(reason)), MAP_ALERT);
+        check_str(ret.external_id, "sentry:issue:short");
+        alert_free(&ret);
+}
+
+/* A long id keeps its start and gets the hash of the whole. */
+static void test_long_id(void)
+{
+        Alert a = { .provider = PROVIDER_DATADOG }, ret;
+        char id[601], want[600], hex[65], reason[64];
+        unsigned char digest[32];
+
+        memset(id, 'x', 600);
+        id[600] = '\0';
+        check_int(auth_sha256(id, 600, digest), 0);
+        text_hex(digest, sizeof(digest), hex);
+        snprintf(want, sizeof(want), "%.446s:%s", id, hex);
+
+        check_int(alert_set(&a.title, "t"), 0);
+        check_int(alert_set(&a.external_id, id), 0);
+        check_int(alert_map_done(&a, MAP_ALERT, 0, &ret, reason, sizeof(reason)), MAP_ALERT);
+        check_str(ret.external_id, want);
+        check_int(strlen(ret.external_id), 511);
+        alert_free(&ret);
+}
+
+static void test_reasons(void)
+{
+        char reason[64];
+
         check_int(alert_map_reason(MAP_UNRECOGNISED, reason, sizeof(reason), "expected %s",
                                    "data.issue.id"), MAP_UNRECOGNISED);
         check_str(reason, "expected data.issue.id");
@@ -576,5 +609,7 @@ int main(void)
         test_description_bounded();
         test_error_trace();
         test_map_done();
+        test_long_id();
+        test_reasons();
         return check_done();
 }

@@ -164,7 +164,7 @@ static MapResult map_workflow(Delivery *d, Alert *a)
                                         "New Relic workflow state '%.40s' is not "
                                         "turned into issues", state);
 
-        d->error |= alert_setf(&a->kind, "%s/%s", state, trigger ? trigger : "-");
+        d->error |= alert_setf(&a->kind, "%.40s/%.40s", state, trigger ? trigger : "-");
         d->error |= fill_workflow(a, root, id);
         return MAP_ALERT;
 }
