@@ -179,9 +179,8 @@ int alert_set_context(Alert *a, struct JsonWriter *w);
  * redacts email addresses from the free text, drops an actor that is an
  * email address, shortens an external id longer than ALERT_ID_MAX (its
  * start, ':' and the SHA-256 hex of the whole), and moves *a into *ret,
- * or answers MAP_NO_MEMORY when
- * that fails; for any other r, or r_errno < 0 (MAP_NO_MEMORY), frees *a
- * and leaves *ret empty. */
+ * or answers MAP_NO_MEMORY when that fails; for any other r, or
+ * r_errno < 0 (MAP_NO_MEMORY), frees *a and leaves *ret empty. */
 MapResult alert_map_done(Alert *a, MapResult r, int r_errno, Alert *ret,
                          char *reason, size_t reason_size);
 /* Writes a printf-style reason (when reason_size > 0) and returns r. */

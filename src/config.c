@@ -1,6 +1,7 @@
 /* The environment and systemd credentials into one Config. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -261,6 +262,48 @@ const char *config_map_project(const Config *c, Provider prov,
         return NULL;
 }
 
+/* addr in text form against one TRUSTED_PROXIES entry: an address, or
+ * an address/prefix. */
+static bool in_network(const char *addr, const char *entry, size_t len)
+{
+        unsigned char a[16], n[16];
+        char net[64];
+        const char *slash = memchr(entry, '/', len);
+        int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+        long bits = family == AF_INET6 ? 128 : 32, max = bits;
+        size_t nlen = slash ? (size_t) (slash - entry) : len;
+
+        if (nlen >= sizeof(net))
+                return false;
+        memcpy(net, entry, nlen);
+        net[nlen] = '\0';
+        if (slash)
+                bits = strtol(slash + 1, NULL, 10);
+        if (bits < 0 || bits > max || inet_pton(family, addr, a) != 1 ||
+            inet_pton(family, net, n) != 1)
+                return false;
+        for (long i = 0; i < bits; i++)
+                if (((a[i / 8] ^ n[i / 8]) >> (7 - i % 8)) & 1)
+                        return false;
+        return true;
+}
+
+bool config_is_trusted_proxy(const Config *c, const char *addr)
+{
+        const char *p = c->trusted_proxies;
+
+        while (p && *p) {
+                size_t n;
+
+                p += strspn(p, ", ");
+                n = strcspn(p, ", ");
+                if (n > 0 && in_network(addr, p, n))
+                        return true;
+                p += n;
+        }
+        return false;
+}
+
 static int load_numbers(Config *c, char **ret_error)
 {
         uint64_t v;
@@ -295,6 +338,14 @@ static int load_numbers(Config *c, char **ret_error)
                             ret_error)) < 0)
                 return r;
         c->request_timeout_ms = (unsigned) v;
+        if ((r = parse_uint("MAX_REQUESTS_PER_CONNECTION", "1000", 1, 1000000, &v,
+                            ret_error)) < 0)
+                return r;
+        c->max_requests_per_connection = (unsigned) v;
+        if ((r = parse_uint("AUTH_FAILURES_PER_MINUTE", "20", 1, 1000000, &v,
+                            ret_error)) < 0)
+                return r;
+        c->auth_failures_per_minute = (unsigned) v;
         return 0;
 }
 

@@ -35,6 +35,8 @@ typedef struct {
         char *reopen_status;
         size_t max_body_bytes;
         unsigned max_connections;
+        unsigned max_requests_per_connection;
+        unsigned auth_failures_per_minute;
         unsigned replay_window_sec;
         char *trusted_proxies;
 } Config;
@@ -44,6 +46,10 @@ typedef struct {
  * variable and what it expects. */
 int config_load(Config *c, char **ret_error);
 void config_free(Config *c);
+
+/* Is addr (text) one of TRUSTED_PROXIES (addresses or address/prefix,
+ * separated by commas or spaces)? */
+bool config_is_trusted_proxy(const Config *c, const char *addr);
 
 /* The Stride project key PROJECT_MAP gives for a provider's own project
  * ("checkout-api" for Sentry, "service:billing" for Datadog, a policy name

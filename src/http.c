@@ -17,11 +17,14 @@
 
 #include "auth.h"
 #include "delivery.h"
+#include "spool.h"
 #include "json.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "text.h"
 
 #define RETRY_AFTER_SEC "30"
+#define KEEPALIVE_SLOTS 1024
 
 struct Http {
         const Config *config;
@@ -29,7 +32,13 @@ struct Http {
         h2o_context_t ctx;
         h2o_accept_ctx_t accept_ctx;
         h2o_multithread_receiver_t stored;
+        h2o_multithread_receiver_t spooled;
+        h2o_timeout_t deadline;
         Store *store;
+        Spool *spool;
+        RateLimit *per_address;     /* connections held, per address */
+        RateLimit *auth_failures;   /* failed authentications, per address */
+        struct { uint64_t id; unsigned n; } keepalive[KEEPALIVE_SLOTS];
         TlsServer *tls;
         unsigned connections;
         unsigned in_flight;
@@ -74,13 +83,24 @@ typedef struct {
         uint64_t start_usec;
 } Call;
 
-/* A delivery at the store. req becomes NULL if the client's request is
- * disposed of first (the client went away). */
+/* A delivery between its request and a durable home: first the store;
+ * the spool when the store has not committed it by the answer deadline,
+ * or cannot reach the database. call.req becomes NULL if h2o disposes of
+ * the request first (the client went away). */
 typedef struct Inflight {
-        h2o_multithread_message_t msg;
+        h2o_multithread_message_t stored_msg;
+        h2o_multithread_message_t spooled_msg;
+        h2o_timeout_entry_t deadline;
         Call call;
         Delivery *delivery;
-        struct Inflight **slot;  /* in the request's pool, while it lives */
+        SpoolEntry *entry;        /* the request as the spool keeps it */
+        struct Inflight **slot;   /* in the request's pool, while it lives */
+        int spool_error;
+        bool at_store;            /* submitted, the store has not answered */
+        bool spooling;            /* a spool write is under way */
+        bool in_spool;            /* the spool holds entry->name */
+        bool committed;           /* the store committed it */
+        bool answered;            /* the sender has its answer (or is gone) */
 } Inflight;
 
 static uint64_t now_usec(void)
@@ -104,20 +124,27 @@ static const Route *find_route(h2o_iovec_t path)
         return NULL;
 }
 
+static void address_text(const struct sockaddr_storage *ss, socklen_t len,
+                         char *out, size_t size)
+{
+        snprintf(out, size, "unknown");
+        if (len == 0)
+                return;
+        if (ss->ss_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *) ss)->sin_addr, out, size);
+        else if (ss->ss_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) ss)->sin6_addr, out,
+                          size);
+        else if (ss->ss_family == AF_UNIX)
+                snprintf(out, size, "local");
+}
+
 static void peer_address(h2o_req_t *req, char *out, size_t size)
 {
         struct sockaddr_storage ss;
         socklen_t len = req->conn->callbacks->get_peername(req->conn, (void *) &ss);
 
-        snprintf(out, size, "unknown");
-        if (len == 0)
-                return;
-        if (ss.ss_family == AF_INET)
-                inet_ntop(AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, out, size);
-        else if (ss.ss_family == AF_INET6)
-                inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &ss)->sin6_addr, out, size);
-        else if (ss.ss_family == AF_UNIX)
-                snprintf(out, size, "local");
+        address_text(&ss, len, out, size);
 }
 
 static h2o_iovec_t header(h2o_req_t *req, const char *name)
@@ -127,12 +154,46 @@ static h2o_iovec_t header(h2o_req_t *req, const char *name)
         return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
 }
 
+/* Behind a reverse proxy (TLS=off) the client is the last address in
+ * X-Forwarded-For that is not itself a trusted proxy; the header is
+ * believed only when the connection comes from TRUSTED_PROXIES. */
+static void forwarded_address(const Config *cfg, h2o_req_t *req, char *addr,
+                              size_t size)
+{
+        h2o_iovec_t xff = header(req, "x-forwarded-for");
+        size_t end = xff.len;
+
+        if (cfg->tls || xff.len == 0 || !config_is_trusted_proxy(cfg, addr))
+                return;
+        while (end > 0) {
+                size_t start = end, n;
+                char hop[INET6_ADDRSTRLEN];
+
+                while (start > 0 && xff.base[start - 1] != ',')
+                        start--;
+                while (start < end && xff.base[start] == ' ')
+                        start++;
+                n = end - start;
+                while (n > 0 && xff.base[start + n - 1] == ' ')
+                        n--;
+                if (n > 0 && n < sizeof(hop)) {
+                        memcpy(hop, xff.base + start, n);
+                        hop[n] = '\0';
+                        snprintf(addr, size, "%s", hop);
+                        if (!config_is_trusted_proxy(cfg, hop))
+                                return;
+                }
+                end = start > 0 ? start - 1 : 0;
+        }
+}
+
 static void call_init(Call *c, Http *h, h2o_req_t *req, const Route *route)
 {
         h2o_iovec_t rid = header(req, "request-id");
 
         *c = (Call) { .http = h, .req = req, .route = route, .start_usec = now_usec() };
         peer_address(req, c->remote_addr, sizeof(c->remote_addr));
+        forwarded_address(h->config, req, c->remote_addr, sizeof(c->remote_addr));
         h->requests++;
         if (rid.len > 0)
                 text_escape_for_log(rid.base, rid.len, c->request_id,
@@ -285,7 +346,9 @@ static void answer_health(const Call *c)
         json_write_key(w, "database");
         json_write_string(w, db ? "up" : "down");
         json_write_key(w, "spooled");
-        json_write_int(w, 0);
+        json_write_int(w, c->http->spool ? (int64_t) spool_pending(c->http->spool) : 0);
+        json_write_key(w, "deadLetters");
+        json_write_int(w, c->http->spool ? (int64_t) spool_dead(c->http->spool) : 0);
         json_write_object_close(w);
         send_json(c->req, db ? 200 : 503, w);
 }
@@ -352,22 +415,67 @@ static AuthOutcome authenticate(const Call *c, h2o_iovec_t body)
         return auth_check(&c->http->config->secrets[p], p, &cred, body.base, body.len);
 }
 
+/* A failed authentication is counted against the address; past
+ * AUTH_FAILURES_PER_MINUTE the answer is 429, logged once a minute per
+ * address so that one client cannot flood the journal. A request with
+ * valid credentials never gets here. */
 static void refuse_auth(const Call *c, const AuthOutcome *a)
 {
+        RateVerdict v = ratelimit_hit(c->http->auth_failures, c->remote_addr,
+                                      now_usec() / 1000000);
         LogField f[] = { { "AUTH_SCHEME", a->scheme }, { "REASON", a->reason } };
-        char why[160];
         JsonWriter *w = json_writer_new();
+        char why[200], retry[16];
 
-        snprintf(why, sizeof(why), "authentication failed: %s", a->reason);
+        if (v.refused)
+                snprintf(why, sizeof(why), "too many failed authentications from %s: "
+                         "retry after %u seconds", c->remote_addr, v.retry_after);
+        else
+                snprintf(why, sizeof(why), "authentication failed: %s", a->reason);
         json_write_object_open(w);
         json_write_key(w, "error");
         json_write_string(w, why);
         json_write_object_close(w);
+
+        if (v.refused) {
+                snprintf(retry, sizeof(retry), "%u", v.retry_after);
+                h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_RETRY_AFTER,
+                               NULL, retry, strlen(retry));
+                send_json(c->req, 429, w);
+                if (v.first_refusal)
+                        call_log(c, 429, LOG_NOTICE, LOGID_AUTH_FAILED, f, 2, why);
+                return;
+        }
         send_json(c->req, 401, w);
         call_log(c, 401, LOG_NOTICE, LOGID_AUTH_FAILED, f, 2, why);
 }
 
-/* When h2o disposes of the request before the store answers, the answer
+/* Sentry-Hook-Timestamp is not signed, but a delivery whose timestamp is
+ * far from now was recorded and sent again: refuse it. Sentry's own
+ * retries carry a fresh timestamp. */
+static const char *stale_timestamp(const Call *c)
+{
+        h2o_iovec_t v = header(c->req, "sentry-hook-timestamp");
+        unsigned window = c->http->config->replay_window_sec;
+        char buf[24], *end;
+        long long ts, now = (long long) time(NULL);
+
+        if (v.len == 0 || window == 0 || c->route->provider != PROVIDER_SENTRY)
+                return NULL;
+        if (v.len >= sizeof(buf))
+                return "Sentry-Hook-Timestamp is not a Unix time";
+        memcpy(buf, v.base, v.len);
+        buf[v.len] = '\0';
+        ts = strtoll(buf, &end, 10);
+        if (*end || end == buf)
+                return "Sentry-Hook-Timestamp is not a Unix time";
+        if (ts < now - (long long) window || ts > now + (long long) window)
+                return "Sentry-Hook-Timestamp is outside REPLAY_WINDOW_SEC: a replayed "
+                       "or delayed delivery";
+        return NULL;
+}
+
+/* When h2o disposes of the request before it is answered, the answer
  * has nowhere to go: forget the request, keep the delivery. */
 static void on_req_disposed(void *p)
 {
@@ -377,12 +485,64 @@ static void on_req_disposed(void *p)
                 (*slot)->call.req = NULL;
 }
 
-static void submit(const Call *c, Delivery *d)
+static void inflight_free(Http *h, Inflight *f)
 {
-        Inflight *f = calloc(1, sizeof(*f));
-        Inflight **slot;
+        if (f->call.req)
+                *f->slot = NULL;
+        if (h2o_timeout_is_linked(&f->deadline))
+                h2o_timeout_unlink(&f->deadline);
+        delivery_free(f->delivery);
+        spool_entry_free(f->entry);
+        free(f);
+        h->in_flight--;
+}
 
-        if (!f) {
+/* Frees f once neither the store nor the spool holds it. */
+static void settle(Http *h, Inflight *f)
+{
+        if (!f->at_store && !f->spooling)
+                inflight_free(h, f);
+}
+
+static void on_spool_written(SpoolEntry *e, int error, void *data)
+{
+        Inflight *f = data;
+
+        f->spool_error = error;
+        h2o_multithread_send_message(&f->call.http->spooled, &f->spooled_msg);
+}
+
+static void spool(Inflight *f)
+{
+        f->spooling = true;
+        if (f->call.http->spool)
+                spool_write(f->call.http->spool, f->entry, on_spool_written, f);
+        else
+                on_spool_written(f->entry, -EROFS, f);  /* the spool did not open */
+}
+
+/* The store still has the alert: the spool keeps it from replay until
+ * the store's answer says whether it is committed (spool_forget) or
+ * not (spool_release), so a slow database does not get it twice. */
+static void on_deadline(h2o_timeout_entry_t *entry)
+{
+        Inflight *f = H2O_STRUCT_FROM_MEMBER(Inflight, deadline, entry);
+
+        if (!f->answered && !f->spooling && !f->in_spool) {
+                f->entry->held = f->at_store;
+                spool(f);
+        }
+}
+
+static void submit(const Call *c, Delivery *d, const Request *r)
+{
+        Http *h = c->http;
+        Inflight *f = calloc(1, sizeof(*f));
+
+        if (f)
+                f->entry = spool_entry_new(r);
+        if (!f || !f->entry) {
+                free(f);
                 delivery_free(d);
                 refuse(c, 503, LOGID_REFUSED, "out of memory: try again");
                 return;
@@ -390,11 +550,19 @@ static void submit(const Call *c, Delivery *d)
         f->call = *c;
         f->delivery = d;
         d->owner = f;
-        slot = h2o_mem_alloc_shared(&c->req->pool, sizeof(*slot), on_req_disposed);
-        *slot = f;
-        f->slot = slot;
-        c->http->in_flight++;
-        store_submit(c->http->store, d);
+        f->slot = h2o_mem_alloc_shared(&c->req->pool, sizeof(*f->slot), on_req_disposed);
+        *f->slot = f;
+        f->deadline.cb = on_deadline;
+        h->in_flight++;
+
+        /* With the database known to be down, waiting helps no one. */
+        if (store_down(h->store)) {
+                spool(f);
+                return;
+        }
+        f->at_store = true;
+        h2o_timeout_link(h->ctx.loop, &h->deadline, &f->deadline);
+        store_submit(h->store, d);
 }
 
 /* Copies a header into buf as a C string; NULL when absent or too long. */
@@ -428,6 +596,7 @@ static void handle_delivery(const Call *c)
                 .request_id = c->request_id,
         };
         Delivery *d = NULL;
+        const char *stale;
 
         /* Stride's setup guide checks an endpoint with an unsigned
          * {"test":"webhook"}; it writes nothing, so it is answered even
@@ -440,10 +609,14 @@ static void handle_delivery(const Call *c)
                         refuse_auth(c, &a);
                 return;
         }
+        if ((stale = stale_timestamp(c))) {
+                refuse(c, 401, LOGID_AUTH_FAILED, stale);
+                return;
+        }
 
         switch (delivery_prepare(c->http->config, &r, &d, reason, sizeof(reason))) {
         case PREPARED:
-                submit(c, d);
+                submit(c, d, &r);
                 break;
         case PREPARED_TEST:
                 answer_flag(c, LOGID_TEST, "test", NULL);
@@ -463,6 +636,23 @@ static void handle_delivery(const Call *c)
         }
 }
 
+/* A connection serves at most MAX_REQUESTS_PER_CONNECTION requests, then
+ * closes after its answer: a sender reconnects, a client that would hold
+ * one connection for ever cannot. Counted by h2o's connection id in a
+ * small table; a collision only restarts a count. */
+static void limit_keepalive(Http *h, h2o_req_t *req)
+{
+        struct { uint64_t id; unsigned n; } *slot;
+
+        slot = (void *) &h->keepalive[req->conn->id % KEEPALIVE_SLOTS];
+        if (slot->id != req->conn->id) {
+                slot->id = req->conn->id;
+                slot->n = 0;
+        }
+        if (++slot->n >= h->config->max_requests_per_connection)
+                req->http1_is_persistent = 0;
+}
+
 static bool method_is(h2o_req_t *req, const char *m)
 {
         return h2o_memis(req->method.base, req->method.len, m, strlen(m));
@@ -476,6 +666,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         Call c;
 
         call_init(&c, h, req, route);
+        limit_keepalive(h, req);
         if (!route)
                 refuse(&c, 404, LOGID_REFUSED, "no such endpoint: the webhook endpoints are "
                        "/api/webhooks/sentry, /api/webhooks/datadog and "
@@ -539,26 +730,105 @@ static void answer_stored(const Call *c, const Delivery *d)
         call_log(c, d->status, LOG_INFO, LOGID_STORED, f, 5, what);
 }
 
-static void finish(Http *h, Inflight *f)
+static void answer_queued(Inflight *f)
+{
+        JsonWriter *w = json_writer_new();
+        LogField fl[] = {
+                { "EXTERNAL_ID", f->delivery ? f->delivery->alert.external_id : NULL },
+                { "SPOOL_FILE", f->entry->name },
+        };
+
+        json_write_object_open(w);
+        json_write_key(w, "success");
+        json_write_bool(w, true);
+        json_write_key(w, "queued");
+        json_write_bool(w, true);
+        json_write_object_close(w);
+        send_json(f->call.req, 202, w);
+        call_log(&f->call, 202, LOG_INFO, LOGID_SPOOLED, fl, 2,
+                 "spooled: the database did not commit it in time; it is replayed "
+                 "as soon as the database answers");
+}
+
+/* The answer, if the sender still waits for one. */
+static void answer(Inflight *f, int status)
 {
         Delivery *d = f->delivery;
 
-        /* From here on f must not be reached through the request's pool. */
-        if (f->call.req)
-                *f->slot = NULL;
+        if (f->answered)
+                return;
+        f->answered = true;
         if (!f->call.req) {
-                LogField fl[] = { { "EXTERNAL_ID", d->alert.external_id } };
-
-                call_log(&f->call, d->status, LOG_WARNING, LOGID_STORED, fl, 1,
-                         "stored, but the sender had gone before the answer");
-        } else if (d->status >= 200 && d->status < 300) {
+                call_log(&f->call, status, LOG_WARNING, LOGID_REFUSED, NULL, 0,
+                         "the sender went away before the answer");
+        } else if (status == 202) {
+                answer_queued(f);
+        } else if (status >= 200 && status < 300) {
                 answer_stored(&f->call, d);
+        } else if (status == 503 && !d) {
+                refuse(&f->call, 503, LOGID_REFUSED, "cannot store or spool the webhook: "
+                       "the spool is full or unwritable; retry later");
         } else {
-                refuse(&f->call, d->status, LOGID_REFUSED, d->error);
+                refuse(&f->call, status, LOGID_REFUSED, d->error);
         }
-        h->in_flight--;
-        delivery_free(d);
-        free(f);
+}
+
+/* The store is done with f->delivery. A commit answers; an unreachable
+ * or refusing database hands the alert to the spool, whose replay
+ * retries it or keeps it as a dead letter; a 4xx is final. */
+static void on_stored(Http *h, Inflight *f)
+{
+        int status = f->delivery->status;
+
+        f->at_store = false;
+        if (status >= 200 && status < 300) {
+                f->committed = true;
+                answer(f, status);
+                if (f->in_spool) {
+                        spool_forget(h->spool, f->entry->name);
+                        f->in_spool = false;
+                }
+        } else if (f->in_spool) {
+                /* Answered 202 already: replay takes it from here. */
+                spool_release(h->spool, f->entry->name);
+        } else if (status >= 500) {
+                if (!f->answered && !f->spooling && !f->in_spool)
+                        spool(f);
+        } else {
+                answer(f, status);
+        }
+        settle(h, f);
+}
+
+static void on_spooled(Http *h, Inflight *f)
+{
+        f->spooling = false;
+        if (f->spool_error < 0) {
+                if (!f->committed) {
+                        delivery_free(f->delivery);
+                        f->delivery = NULL;
+                        answer(f, 503);
+                }
+        } else if (f->committed || (f->answered && !f->at_store)) {
+                /* Committed, or refused for good, while it was written. */
+                spool_forget(h->spool, f->entry->name);
+        } else {
+                f->in_spool = true;
+                answer(f, 202);
+                /* The store gave up on it while it was being written. */
+                if (!f->at_store && f->entry->held)
+                        spool_release(h->spool, f->entry->name);
+        }
+        settle(h, f);
+}
+
+static Inflight *next_message(h2o_linklist_t *messages, size_t offset)
+{
+        h2o_multithread_message_t *m =
+                H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+
+        h2o_linklist_unlink(&m->link);
+        return (Inflight *) ((char *) m - offset);
 }
 
 static void on_stored_messages(h2o_multithread_receiver_t *receiver,
@@ -566,14 +836,17 @@ static void on_stored_messages(h2o_multithread_receiver_t *receiver,
 {
         Http *h = H2O_STRUCT_FROM_MEMBER(Http, stored, receiver);
 
-        while (!h2o_linklist_is_empty(messages)) {
-                h2o_multithread_message_t *m =
-                        H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
-                Inflight *f = H2O_STRUCT_FROM_MEMBER(Inflight, msg, m);
+        while (!h2o_linklist_is_empty(messages))
+                on_stored(h, next_message(messages, offsetof(Inflight, stored_msg)));
+}
 
-                h2o_linklist_unlink(&m->link);
-                finish(h, f);
-        }
+static void on_spooled_messages(h2o_multithread_receiver_t *receiver,
+                                h2o_linklist_t *messages)
+{
+        Http *h = H2O_STRUCT_FROM_MEMBER(Http, spooled, receiver);
+
+        while (!h2o_linklist_is_empty(messages))
+                on_spooled(h, next_message(messages, offsetof(Inflight, spooled_msg)));
 }
 
 void http_on_stored(Delivery *d, void *data)
@@ -581,7 +854,7 @@ void http_on_stored(Delivery *d, void *data)
         Http *h = data;
         Inflight *f = d->owner;
 
-        h2o_multithread_send_message(&h->stored, &f->msg);
+        h2o_multithread_send_message(&h->stored, &f->stored_msg);
 }
 
 /* ---- h2o's own refusals ---- */
@@ -603,41 +876,89 @@ static void on_h2o_answer(h2o_logger_t *self, h2o_req_t *req)
 
 /* ---- Connections ---- */
 
-static void on_closed(void *data)
-{
-        Http *h = data;
+typedef struct {
+        Http *http;
+        char addr[INET6_ADDRSTRLEN];
+        bool counted;   /* in the per-address gauge */
+} Conn;
 
-        h->connections--;
+static void sock_address(h2o_socket_t *sock, char *out, size_t size)
+{
+        struct sockaddr_storage ss;
+        socklen_t len = h2o_socket_getpeername(sock, (void *) &ss);
+
+        address_text(&ss, len, out, size);
 }
 
-static void on_plain_closed(void *data)
+static void on_closed(void *data)
 {
-        on_closed(data);
+        Conn *c = data;
+
+        if (c->counted)
+                ratelimit_down(c->http->per_address, c->addr);
+        c->http->connections--;
+        free(c);
 }
 
 static void on_tls_ready(void *data, h2o_socket_t *plain, bool h2)
 {
-        Http *h = data;
+        Conn *c = data;
         struct timeval now;
 
         gettimeofday(&now, NULL);
         if (h2)
-                h2o_http2_accept(&h->accept_ctx, plain, now);
+                h2o_http2_accept(&c->http->accept_ctx, plain, now);
         else
-                h2o_http1_accept(&h->accept_ctx, plain, now);
+                h2o_http1_accept(&c->http->accept_ctx, plain, now);
+}
+
+/* One address may hold at most a share of MAX_CONNECTIONS, so that slow
+ * or idle connections from one place cannot crowd out the providers.
+ * A trusted proxy speaks for many senders and is not limited. */
+static bool admit(Http *h, Conn *c)
+{
+        RateVerdict v;
+
+        if (config_is_trusted_proxy(h->config, c->addr))
+                return true;
+        v = ratelimit_up(h->per_address, c->addr, now_usec() / 1000000);
+        if (v.refused) {
+                LogField f[] = { { "REMOTE_ADDR", c->addr } };
+
+                if (v.first_refusal)
+                        log_fields(LOG_NOTICE, LOGID_REFUSED, f, "webhook connection from %s "
+                                   "refused: it holds too many connections already "
+                                   "(a share of MAX_CONNECTIONS)", c->addr);
+                return false;
+        }
+        c->counted = true;
+        return true;
 }
 
 void http_accept(Http *h, h2o_socket_t *sock)
 {
+        Conn *c = calloc(1, sizeof(*c));
         struct timeval now;
+
+        if (!c) {
+                h2o_socket_close(sock);
+                return;
+        }
+        c->http = h;
+        sock_address(sock, c->addr, sizeof(c->addr));
+        if (!admit(h, c)) {
+                free(c);
+                h2o_socket_close(sock);
+                return;
+        }
 
         h->connections++;
         if (h->tls) {
-                tls_accept(h->tls, sock, on_tls_ready, on_closed, h);
+                tls_accept(h->tls, sock, on_tls_ready, on_closed, c);
                 return;
         }
-        sock->on_close.cb = on_plain_closed;
-        sock->on_close.data = h;
+        sock->on_close.cb = on_closed;
+        sock->on_close.data = c;
         gettimeofday(&now, NULL);
         h2o_http1_accept(&h->accept_ctx, sock, now);
 }
@@ -690,18 +1011,29 @@ int http_new(Http **ret, const Config *c, h2o_loop_t *loop, TlsServer *tls)
                 return -ENOMEM;
         h->config = c;
         h->tls = tls;
+        h->per_address = ratelimit_new(c->max_connections > 8 ? c->max_connections / 4 : 2, 0);
+        h->auth_failures = ratelimit_new(c->auth_failures_per_minute, 60);
+        if (!h->per_address || !h->auth_failures) {
+                ratelimit_free(h->per_address);
+                ratelimit_free(h->auth_failures);
+                free(h);
+                return -ENOMEM;
+        }
         configure(h);
         h2o_context_init(&h->ctx, loop, &h->globalconf);
         h->accept_ctx.ctx = &h->ctx;
         h->accept_ctx.hosts = h->globalconf.hosts;
         h2o_multithread_register_receiver(h->ctx.queue, &h->stored, on_stored_messages);
+        h2o_multithread_register_receiver(h->ctx.queue, &h->spooled, on_spooled_messages);
+        h2o_timeout_init(loop, &h->deadline, c->answer_deadline_ms);
         *ret = h;
         return 0;
 }
 
-void http_use_store(Http *h, Store *store)
+void http_use_store(Http *h, Store *store, Spool *spool)
 {
         h->store = store;
+        h->spool = spool;
 }
 
 void http_free(Http *h)
@@ -709,7 +1041,11 @@ void http_free(Http *h)
         if (!h)
                 return;
         h2o_multithread_unregister_receiver(h->ctx.queue, &h->stored);
+        h2o_multithread_unregister_receiver(h->ctx.queue, &h->spooled);
+        h2o_timeout_dispose(h->ctx.loop, &h->deadline);
         h2o_context_dispose(&h->ctx);
         h2o_config_dispose(&h->globalconf);
+        ratelimit_free(h->per_address);
+        ratelimit_free(h->auth_failures);
         free(h);
 }

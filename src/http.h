@@ -3,15 +3,16 @@
 #pragma once
 
 #include "config.h"
+#include "spool.h"
 #include "store.h"
 #include "tls.h"
 
 typedef struct Http Http;
 
-/* tls is NULL when TLS=off. The store comes after, since the store's
- * completion callback needs the Http. */
+/* tls is NULL when TLS=off. The store and the spool come after, since
+ * the store's completion callback needs the Http. */
 int http_new(Http **ret, const Config *c, h2o_loop_t *loop, TlsServer *tls);
-void http_use_store(Http *h, Store *store);
+void http_use_store(Http *h, Store *store, Spool *spool);
 void http_free(Http *h);
 
 /* Serves a newly accepted connection. */

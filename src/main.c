@@ -13,20 +13,24 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "check.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "spool.h"
 #include "store.h"
 #include "tls.h"
 
 #define MAX_LISTENERS 16
 #define DRAIN_SEC 10
+#define CERT_WARN_DAYS 14
 
 typedef struct {
         Config config;
         h2o_loop_t *loop;
         Http *http;
         Store *store;
+        Spool *spool;
         TlsServer *tls;
         h2o_socket_t *listeners[MAX_LISTENERS];
         size_t n_listeners;
@@ -44,12 +48,15 @@ static void usage(FILE *f)
 {
         fputs("usage: stride-webhooks serve [--listen ADDR:PORT]\n"
               "       stride-webhooks migrate [--stride-schema]\n"
+              "       stride-webhooks check [--config FILE]\n"
               "       stride-webhooks --version\n"
               "\n"
               "serve    receive webhooks on the sockets systemd passes, or on\n"
               "         --listen ADDR:PORT (development and tests)\n"
               "migrate  create or upgrade the daemon's schema in DATABASE_URL;\n"
               "         --stride-schema also creates Stride's tables it writes\n"
+              "check    check the configuration the unit gives the daemon (FILE:\n"
+              "         default /etc/stride-webhooks/stride-webhooks.conf)\n"
               "\n"
               "Configuration comes from the environment: see stride-webhooks(8).\n", f);
 }
@@ -187,6 +194,7 @@ static void warn_configuration(const Config *c)
 static int load_tls(Server *s)
 {
         char *err = NULL;
+        long days;
         int r;
 
         if (!s->config.tls)
@@ -198,6 +206,16 @@ static int load_tls(Server *s)
                 free(err);
                 return r;
         }
+        days = tls_server_days_left(s->tls);
+        if (days < 0)
+                log_plain(LOG_WARNING, LOGID_TLS_FAILURE, "webhook TLS certificate %s "
+                          "expired %ld days ago: providers refuse it; renew it, then "
+                          "systemctl restart stride-webhooks", s->config.tls_cert_file, -days);
+        else if (days < CERT_WARN_DAYS)
+                log_plain(LOG_WARNING, LOGID_TLS_FAILURE, "webhook TLS certificate %s "
+                          "expires in %ld days: renew it, then systemctl restart "
+                          "stride-webhooks (connections wait in the socket meanwhile)",
+                          s->config.tls_cert_file, days);
         return 0;
 }
 
@@ -233,14 +251,25 @@ static int start(Server *s, const char *listen_spec)
                           "database thread: %s", strerror(-r));
                 return r;
         }
-        http_use_store(s->http, s->store);
+        r = spool_open(&s->spool, &s->config, s->store, &err);
+        if (r < 0) {
+                /* Still serve what the database commits in time; the rest
+                 * gets 503, which Datadog and published Sentry apps retry. */
+                log_plain(LOG_ERR, LOGID_CONFIG, "webhook spool unusable, so deliveries "
+                          "the database cannot take in time get 503: %s",
+                          err ? err : strerror(-r));
+                free(err);
+        }
+        http_use_store(s->http, s->store, s->spool);
         set_accepting(s, true);
         return 0;
 }
 
+/* Spooled alerts keep the daemon up until replay has stored them. */
 static bool busy(const Server *s)
 {
-        return http_connections(s->http) > 0 || http_in_flight(s->http) > 0;
+        return http_connections(s->http) > 0 || http_in_flight(s->http) > 0 ||
+               (s->spool && spool_pending(s->spool) > 0);
 }
 
 /* Runs until a signal, or until nothing has happened for
@@ -275,12 +304,17 @@ static void drain(Server *s)
 
 static void stop(Server *s)
 {
+        if (s->spool)
+                spool_close(s->spool);
         if (s->store)
                 store_stop(s->store);
         for (size_t i = 0; i < s->n_listeners; i++)
                 h2o_socket_close(s->listeners[i]);
-        http_free(s->http);
+        /* Ending the open TLS connections calls back into http.c. */
         tls_server_free(s->tls);
+        http_free(s->http);
+        if (s->loop)
+                h2o_evloop_destroy(s->loop);
         config_free(&s->config);
 }
 
@@ -355,6 +389,11 @@ int main(int argc, char **argv)
         } else if (cmd && !strcmp(cmd, "migrate")) {
                 if (argc == 2 || (argc == 3 && !strcmp(argv[2], "--stride-schema")))
                         return migrate(argc == 3);
+        } else if (cmd && !strcmp(cmd, "check")) {
+                if (argc == 2)
+                        return check_run(NULL, stdout);
+                if (argc == 4 && !strcmp(argv[2], "--config"))
+                        return check_run(argv[3], stdout);
         } else if (cmd && !strcmp(cmd, "--version")) {
                 printf("stride-webhooks %s\n", STRIDE_VERSION);
                 return 0;

@@ -7,6 +7,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,8 +61,10 @@ struct Store {
 
         StoreDoneCb done;
         void *data;
+        unsigned batch_max;            /* 0: everything queued */
         pthread_t thread;
         atomic_bool connected;
+        atomic_bool down;        /* an attempt failed, none succeeded since */
 
         /* guarded by lock */
         pthread_mutex_t lock;
@@ -192,6 +195,7 @@ static void went_down(Store *s, const char *why)
 {
         snprintf(s->why, sizeof(s->why), "%s", why);
         atomic_store(&s->connected, false);
+        atomic_store(&s->down, true);
 
         clock_gettime(CLOCK_MONOTONIC, &s->next_attempt);
         timespec_add_ms(&s->next_attempt, s->backoff_ms);
@@ -201,7 +205,7 @@ static void went_down(Store *s, const char *why)
 
         if (s->state != DB_DOWN)
                 log_plain(LOG_ERR, LOGID_DB_UNAVAILABLE,
-                          "%s; webhook deliveries are not stored until it "
+                          "%s; webhook deliveries go to the spool until it "
                           "answers (retrying every %u s at most)",
                           why, STORE_BACKOFF_MAX_MS / 1000);
         s->state = DB_DOWN;
@@ -217,6 +221,7 @@ static void went_up(Store *s)
         s->backoff_ms = STORE_BACKOFF_MIN_MS;
         s->why[0] = '\0';
         atomic_store(&s->connected, true);
+        atomic_store(&s->down, false);
 }
 
 static void disconnect(Store *s)
@@ -589,8 +594,26 @@ static void batch_finish(Store *s, Delivery *batch)
 
 /* ---- the thread ---- */
 
-/* Waits for work: everything queued, or NULL when a reconnection is due
- * or the store stops with nothing queued. */
+/* Takes the first batch_max deliveries of the queue, or all of them. */
+static Delivery *take_queued(Store *s)
+{
+        Delivery *batch = s->head, *last = s->head;
+
+        for (unsigned n = 1; last && n != s->batch_max; n++)
+                last = last->next_;
+        if (!last) {
+                s->head = s->tail = NULL;
+                return batch;
+        }
+        s->head = last->next_;
+        if (!s->head)
+                s->tail = NULL;
+        last->next_ = NULL;
+        return batch;
+}
+
+/* Waits for work: what is queued, or NULL when a reconnection is due or
+ * the store stops with nothing queued. */
 static Delivery *take_batch(Store *s, bool *ret_stop)
 {
         Delivery *batch;
@@ -604,8 +627,7 @@ static Delivery *take_batch(Store *s, bool *ret_stop)
                 } else
                         pthread_cond_wait(&s->wake, &s->lock);
         }
-        batch = s->head;
-        s->head = s->tail = NULL;
+        batch = take_queued(s);
         *ret_stop = s->stopping && !batch;
         pthread_mutex_unlock(&s->lock);
         return batch;
@@ -648,6 +670,24 @@ static void store_free(Store *s)
         free(s);
 }
 
+/* STORE_BATCH_MAX caps the deliveries of one transaction; unset or 0,
+ * one transaction takes everything queued (group commit). It is a knob
+ * for the benchmark (tests/bench), which compares group commit with
+ * STORE_BATCH_MAX=1, one transaction per delivery; not a setting for
+ * production. */
+static unsigned batch_max_from_env(void)
+{
+        const char *v = getenv("STORE_BATCH_MAX");
+        char *end;
+        unsigned long n;
+
+        if (!v || !*v)
+                return 0;
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        return errno || *end || n > UINT_MAX ? 0 : (unsigned) n;
+}
+
 static Store *store_new(const Config *c, StoreDoneCb done, void *data)
 {
         pthread_condattr_t attr;
@@ -667,11 +707,13 @@ static Store *store_new(const Config *c, StoreDoneCb done, void *data)
                  c->replay_window_sec > INT_MAX ? INT_MAX : c->replay_window_sec);
         s->done = done;
         s->data = data;
+        s->batch_max = batch_max_from_env();
         s->state = DB_UNKNOWN;
         s->backoff_ms = STORE_BACKOFF_MIN_MS;
         snprintf(s->why, sizeof(s->why), "database unavailable: not connected yet");
         clock_gettime(CLOCK_MONOTONIC, &s->next_attempt);
         atomic_init(&s->connected, false);
+        atomic_init(&s->down, false);
 
         /* The reconnection timer must not jump with the wall clock. */
         pthread_condattr_init(&attr);
@@ -737,6 +779,11 @@ void store_stop(Store *s)
 bool store_connected(const Store *s)
 {
         return s && atomic_load(&s->connected);
+}
+
+bool store_down(const Store *s)
+{
+        return !s || atomic_load(&s->down);
 }
 
 /* ---- migrate ---- */
@@ -892,4 +939,183 @@ void delivery_free(Delivery *d)
         free(d->url_project);
         free(d->mapped_project);
         free(d);
+}
+
+/* ---- stride-webhooks check ----
+ *
+ * The questions `stride-webhooks check` asks the database, answered
+ * synchronously on a connection of their own. Each finding goes to the
+ * caller's callback with what to do about it; nothing here logs. */
+
+typedef struct {
+        PGconn *conn;
+        StoreCheckCb report;
+        void *data;
+} Checker;
+
+static void report(const Checker *k, int priority, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void report(const Checker *k, int priority, const char *format, ...)
+{
+        char line[512];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(line, sizeof(line), format, ap);
+        va_end(ap);
+        k->report(priority, line, k->data);
+}
+
+/* A one-row query with text parameters; NULL after reporting why. */
+static PGresult *check_query(const Checker *k, const char *sql, int n,
+                             const char *const *params)
+{
+        PGresult *r = PQexecParams(k->conn, sql, n, NULL, params, NULL, NULL, 0);
+        char msg[200];
+
+        if (PQresultStatus(r) == PGRES_TUPLES_OK)
+                return r;
+        first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(k->conn),
+                   msg, sizeof(msg));
+        report(k, LOG_ERR, "database query failed: %s", msg);
+        PQclear(r);
+        return NULL;
+}
+
+static void check_connected(const Checker *k)
+{
+        const char *host = PQhost(k->conn);
+
+        report(k, LOG_INFO, "database %s reachable on %s as role %s",
+               PQdb(k->conn), host && *host ? host : "the default socket",
+               PQuser(k->conn));
+}
+
+/* The privileges README lists for the daemon's role, and those on the
+ * daemon's own tables (which it has when it ran migrate itself). */
+static const char grants_sql[] =
+        "SELECT t, p FROM (VALUES ('projects', 'SELECT'), ('users', 'SELECT'), "
+        "('issues', 'SELECT'), ('issues', 'INSERT'), ('issues', 'UPDATE'), "
+        "('comments', 'INSERT')) AS g(t, p) "
+        "WHERE NOT has_table_privilege(t, p) "
+        "UNION ALL "
+        "SELECT 'stride_webhooks.' || c.relname, p "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "CROSS JOIN (VALUES ('SELECT'), ('INSERT'), ('UPDATE')) AS g(p) "
+        "WHERE n.nspname = 'stride_webhooks' AND c.relkind IN ('r', 'p') "
+        "AND NOT has_table_privilege(c.oid, p) "
+        "ORDER BY 1, 2";
+
+static bool check_grants(const Checker *k)
+{
+        _cleanup_(pqclearp) PGresult *r = check_query(k, grants_sql, 0, NULL);
+        const char *role = PQuser(k->conn);
+        int n;
+
+        if (!r)
+                return false;
+        n = PQntuples(r);
+        for (int i = 0; i < n; i++)
+                report(k, LOG_ERR, "role %s may not %s on %s: GRANT %s ON %s "
+                       "TO \"%s\", as the owner of the table",
+                       role, PQgetvalue(r, i, 1), PQgetvalue(r, i, 0),
+                       PQgetvalue(r, i, 1), PQgetvalue(r, i, 0), role);
+        if (n == 0)
+                report(k, LOG_INFO, "role %s has the privileges the daemon "
+                       "needs", role);
+        return n == 0;
+}
+
+/* The project deliveries go to when neither ?project= nor PROJECT_MAP
+ * chooses, decided by the function ingest() itself uses. */
+static void check_default_project(const Checker *k, const char *stride_project)
+{
+        static const char sql[] =
+                "SELECT o_key, o_error, (SELECT count(*) FROM projects) "
+                "FROM stride_webhooks.find_project(NULL, NULL, $1)";
+        const char *params[] = { stride_project };
+        _cleanup_(pqclearp) PGresult *r = check_query(k, sql, 1, params);
+
+        if (!r || PQntuples(r) != 1)
+                return;
+        if (!PQgetisnull(r, 0, 0))
+                report(k, LOG_INFO, "deliveries whose URL names no project "
+                       "go to project %s", PQgetvalue(r, 0, 0));
+        else if (stride_project)
+                report(k, LOG_ERR, "STRIDE_PROJECT=%s is not the key of a "
+                       "Stride project: set it to an existing project's key",
+                       stride_project);
+        else if (strcmp(PQgetvalue(r, 0, 2), "0") == 0)
+                report(k, LOG_ERR, "Stride has no project yet: create one "
+                       "in Stride, then deliveries go to it");
+        else
+                report(k, LOG_WARNING, "Stride has several projects and "
+                       "STRIDE_PROJECT is unset: deliveries need ?project=KEY "
+                       "in the URL or a PROJECT_MAP entry, else they get 422");
+}
+
+static void check_mapped_project(const Checker *k, const char *key)
+{
+        static const char sql[] = "SELECT 1 FROM projects WHERE \"key\" = $1";
+        const char *params[] = { key };
+        _cleanup_(pqclearp) PGresult *r = check_query(k, sql, 1, params);
+
+        if (r && PQntuples(r) == 0)
+                report(k, LOG_ERR, "PROJECT_MAP names project %s, which is "
+                       "not the key of a Stride project: correct the entry",
+                       key);
+}
+
+static void check_reporter(const Checker *k, const char *stride_reporter)
+{
+        static const char sql[] =
+                "SELECT f.o_error, u.\"username\" "
+                "FROM stride_webhooks.find_reporter($1) f "
+                "LEFT JOIN users u ON u.\"id\" = f.o_id";
+        const char *params[] = { stride_reporter };
+        _cleanup_(pqclearp) PGresult *r = check_query(k, sql, 1, params);
+
+        if (!r || PQntuples(r) != 1)
+                return;
+        if (!PQgetisnull(r, 0, 0))
+                report(k, LOG_ERR, "%s", PQgetvalue(r, 0, 0));
+        else
+                report(k, LOG_INFO, "new issues are reported by Stride user %s",
+                       PQgetvalue(r, 0, 1));
+}
+
+int store_check(const Config *c, const char *const *project_keys,
+                size_t n_keys, StoreCheckCb report_cb, void *data)
+{
+        _cleanup_(pqfinishp) PGconn *conn = NULL;
+        char why[256];
+        Checker k = { .report = report_cb, .data = data };
+
+        assert(c && report_cb);
+
+        conn = connect_db(c->database_url ? c->database_url : "postgresql:///stride",
+                          why, sizeof(why));
+        if (!conn) {
+                report(&k, LOG_ERR, "%s: check DATABASE_URL, that PostgreSQL "
+                       "runs, and that it lets this role in", why);
+                return -ECONNREFUSED;
+        }
+        k.conn = conn;
+        check_connected(&k);
+
+        if (setup_session(conn, why, sizeof(why)) < 0) {
+                report(&k, LOG_ERR, "%s", why);
+                return -EPROTO;
+        }
+        report(&k, LOG_INFO, "schema stride_webhooks is at version %d and "
+               "Stride's tables are there", STORE_SCHEMA_VERSION);
+
+        if (!check_grants(&k))
+                return -EPROTO;
+        check_default_project(&k, nonempty(c->stride_project));
+        for (size_t i = 0; i < n_keys; i++)
+                check_mapped_project(&k, project_keys[i]);
+        check_reporter(&k, nonempty(c->stride_reporter));
+        return 0;
 }

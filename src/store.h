@@ -69,6 +69,9 @@ void store_stop(Store *s);
 /* Does the database answer, with the daemon's schema at the version this
  * build needs? Set by the store thread, read by anyone. */
 bool store_connected(const Store *s);
+/* Has the database failed to answer, with no success since? False while
+ * the first connection is still being made. */
+bool store_down(const Store *s);
 
 /* Creates or upgrades the daemon's schema (and with stride_schema Stride's
  * tables too), synchronously. Returns 0 or a negative errno with a
@@ -76,3 +79,21 @@ bool store_connected(const Store *s);
 int store_migrate(const Config *c, bool stride_schema, char **ret_error);
 
 void delivery_free(Delivery *d);
+
+/* ---- stride-webhooks check ---- */
+
+/* One finding of store_check: priority LOG_INFO (fine), LOG_WARNING
+ * (works, but needs attention) or LOG_ERR (deliveries cannot be stored);
+ * line says what, and what to do about it. */
+typedef void (*StoreCheckCb)(int priority, const char *line, void *data);
+
+/* Connects to c->database_url synchronously, as the daemon would, and
+ * checks what the daemon needs there: the connection, its schema's
+ * version, the grants, the project of deliveries whose URL names none
+ * (STRIDE_PROJECT, else the only one), each of project_keys (the keys
+ * PROJECT_MAP names) and the reporter of new issues. Each finding goes
+ * to report. Returns 0 when every check ran, or -ECONNREFUSED or -EPROTO
+ * when a failure left nothing more to check. Never logs, and never
+ * reports the password. */
+int store_check(const Config *c, const char *const *project_keys,
+                size_t n_keys, StoreCheckCb report, void *data);

@@ -178,15 +178,21 @@ static int read_pem_or_fail(const char *what, const char *path,
         return 0;
 }
 
+/* Whether a "-----BEGIN ...-----" line names label. A key file may start
+ * with other blocks (EC PARAMETERS), a certificate file with text. */
 static bool has_pem_label(const gnutls_datum_t *d, const char *label)
 {
-        const char *begin = strstr((const char *) d->data, "-----BEGIN ");
-        const char *end = begin ? strstr(begin, "-----\n") : NULL;
-        const char *found = begin ? strstr(begin, label) : NULL;
+        const char *p = (const char *) d->data, *end;
 
-        if (!end)
-                end = begin ? strstr(begin, "-----\r\n") : NULL;
-        return found && end && found < end;
+        while ((p = strstr(p, "-----BEGIN ")) != NULL) {
+                end = strstr(p + 11, "-----");
+                if (!end)
+                        return false;
+                if (memmem(p, (size_t) (end - p), label, strlen(label)))
+                        return true;
+                p = end;
+        }
+        return false;
 }
 
 static int read_expiry(const gnutls_datum_t *pem, time_t *ret)
@@ -211,16 +217,16 @@ static int check_pem(const Config *c, const gnutls_datum_t *cert,
 {
         if (!has_pem_label(cert, "CERTIFICATE"))
                 return fail(ret_error, -EINVAL,
-                            "TLS certificate %s is not PEM (no -----BEGIN CERTIFICATE----- line)",
+                            "TLS certificate %s is not PEM: no BEGIN CERTIFICATE line",
                             c->tls_cert_file);
         if (!has_pem_label(key, "PRIVATE KEY"))
                 return fail(ret_error, -EINVAL,
-                            "TLS key %s is not a PEM private key (no -----BEGIN PRIVATE KEY----- line)",
+                            "TLS key %s is not a PEM private key: no BEGIN PRIVATE KEY line",
                             c->tls_key_file);
         if (has_pem_label(key, "ENCRYPTED") ||
             strstr((const char *) key->data, "Proc-Type: 4,ENCRYPTED"))
                 return fail(ret_error, -EINVAL,
-                            "TLS key %s is protected by a passphrase; the daemon needs it unencrypted",
+                            "TLS key %s needs a passphrase; give the daemon an unencrypted key",
                             c->tls_key_file);
         return 0;
 }
@@ -281,16 +287,15 @@ static int load_priority(TlsServer *t, const Config *c, char **ret_error)
         if (r == GNUTLS_E_INVALID_REQUEST && err_pos && err_pos >= s &&
             err_pos < s + strlen(s))
                 return fail(ret_error, -EINVAL,
-                            "TLS_PRIORITY \"%s\" is not a valid GnuTLS priority string: \"%.*s\" is unknown",
+                            "TLS_PRIORITY \"%s\": GnuTLS does not know \"%.*s\"",
                             s, (int) strcspn(err_pos, ":"), err_pos);
         if (r == GNUTLS_E_NO_PRIORITIES_WERE_SET)
                 return fail(ret_error, -EINVAL,
-                            "TLS_PRIORITY \"%s\" leaves no protocol version, cipher, key exchange or signature to use",
+                            "TLS_PRIORITY \"%s\" leaves no usable protocol or cipher",
                             s);
         if (r < 0)
-                return fail(ret_error, -EINVAL,
-                            "TLS_PRIORITY \"%s\" is not a valid GnuTLS priority string: %s",
-                            s, gnutls_strerror(r));
+                return fail(ret_error, -EINVAL, "TLS_PRIORITY \"%s\": %s", s,
+                            gnutls_strerror(r));
         return 0;
 }
 
@@ -565,9 +570,8 @@ static void send_plaintext_refusal(TlsConn *c)
         _Static_assert(sizeof(TLS_REFUSAL_BODY) - 1 == 40, "Content-Length");
 
         /* Best effort: the client gets a hint, the log has the details. */
-        if (send(h2o_socket_get_fd(c->tcp), answer, sizeof(answer) - 1,
-                 MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-                return;
+        (void) send(h2o_socket_get_fd(c->tcp), answer, sizeof(answer) - 1,
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static void handshake_failed(TlsConn *c, int r)
@@ -811,10 +815,8 @@ static void wind_down(TlsConn *c)
 
 /* ---- polling ---- */
 
-static void on_tcp_readable(h2o_socket_t *sock, const char *err);
-static void on_tcp_writable(h2o_socket_t *sock, const char *err);
-static void on_pair_readable(h2o_socket_t *sock, const char *err);
-static void on_pair_writable(h2o_socket_t *sock, const char *err);
+static void on_readable(h2o_socket_t *sock, const char *err);
+static void on_writable(h2o_socket_t *sock, const char *err);
 
 static void set_reading(h2o_socket_t *sock, bool want, h2o_socket_cb cb)
 {
@@ -846,45 +848,35 @@ static void update_polling(TlsConn *c)
 {
         if (c->tcp) {
                 set_reading(c->tcp, !c->tcp_eof && wants_client_input(c),
-                            on_tcp_readable);
-                set_writing(c->tcp, c->tcp_blocked, on_tcp_writable);
+                            on_readable);
+                set_writing(c->tcp, c->tcp_blocked, on_writable);
         }
         if (c->pair) {
                 set_reading(c->pair, c->out_len == 0 && !c->pair_readable,
-                            on_pair_readable);
-                set_writing(c->pair, c->pair_blocked, on_pair_writable);
+                            on_readable);
+                set_writing(c->pair, c->pair_blocked, on_writable);
         }
 }
 
-static void on_tcp_readable(h2o_socket_t *sock, const char *err)
+static void on_readable(h2o_socket_t *sock, const char *err)
 {
         TlsConn *c = sock->data;
 
-        c->tcp_readable = true;
+        if (sock == c->tcp)
+                c->tcp_readable = true;
+        else
+                c->pair_readable = true;
         conn_run(c);
 }
 
-static void on_tcp_writable(h2o_socket_t *sock, const char *err)
+static void on_writable(h2o_socket_t *sock, const char *err)
 {
         TlsConn *c = sock->data;
 
-        c->tcp_blocked = false;
-        conn_run(c);
-}
-
-static void on_pair_readable(h2o_socket_t *sock, const char *err)
-{
-        TlsConn *c = sock->data;
-
-        c->pair_readable = true;
-        conn_run(c);
-}
-
-static void on_pair_writable(h2o_socket_t *sock, const char *err)
-{
-        TlsConn *c = sock->data;
-
-        c->pair_blocked = false;
+        if (sock == c->tcp)
+                c->tcp_blocked = false;
+        else
+                c->pair_blocked = false;
         conn_run(c);
 }
 
@@ -1001,7 +993,7 @@ void tls_accept(TlsServer *t, h2o_socket_t *tcp, TlsReadyCb ready,
         tcp->data = c;
         h2o_socket_dont_read(tcp, 1);
         c->tcp_starved = true;
-        h2o_socket_read_start(tcp, on_tcp_readable);
+        h2o_socket_read_start(tcp, on_readable);
         c->deadline.cb = on_deadline;
         h2o_timeout_link(t->loop, &t->deadline, &c->deadline);
 }

@@ -66,6 +66,7 @@ send() { # PROVIDER SAMPLE
 	while IFS= read -r line; do
 		case $line in
 		'#'* | '' | Host:* | Content-Length:* | Authorization:* | Sentry-Hook-Signature:*) ;;
+		Sentry-Hook-Timestamp:*) headers+=(-H "Sentry-Hook-Timestamp: $(date +%s)") ;;
 		*) headers+=(-H "$line") ;;
 		esac
 	done <"${file%.json}.headers"

@@ -7,6 +7,7 @@ packages=(
 	meson ninja-build pkg-config gcc
 	libh2o-evloop-dev libssl-dev libyajl-dev libgnutls28-dev libpq-dev libsystemd-dev
 	postgresql curl gnutls-bin openssl jq python3 systemd
+	debhelper dpkg-dev lintian rpm rpmlint systemd-container debootstrap zstd
 )
 
 missing=()

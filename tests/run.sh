@@ -63,12 +63,14 @@ for t in "$BUILD_DIR"/tests/test_*; do
 	run_one "$(basename "$t")" "$t" "$ROOT/tests/data"
 done
 
-echo "== store (real PostgreSQL)"
+echo "== store and spool replay (real PostgreSQL)"
 if [ -x "$BUILD_DIR/tests/test_store" ]; then
 	pgdir=$(mktemp -d /tmp/stride-pg.XXXXXX)
 	if pg_start "$pgdir" >/dev/null; then
 		STRIDE_TEST_DATABASE_URL=$DATABASE_URL run_one test_store \
 			"$BUILD_DIR/tests/test_store" "$ROOT/tests/data"
+		STRIDE_TEST_DATABASE_URL=$DATABASE_URL run_one test_spool_replay \
+			"$BUILD_DIR/tests/test_spool" "$ROOT/tests/data"
 	else
 		echo "FAIL test_store: PostgreSQL did not start"
 		FAILED=$((FAILED + 1))
@@ -79,6 +81,11 @@ fi
 echo "== integration (real binary, TLS, PostgreSQL)"
 for t in tests/integration/test_*.sh; do
 	run_one "$(basename "$t" .sh)" bash "$t"
+done
+
+echo "== other suites (units, fuzzing, sanitizers, system)"
+for t in tests/*/run.sh; do
+	run_one "$(basename "$(dirname "$t")")" bash "$t"
 done
 
 rm -rf "$LOGS"

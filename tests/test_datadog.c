@@ -551,6 +551,23 @@ static void test_default_pair(void)
         free(r);
 }
 
+/* A name quoted in a reason is cut at 40 bytes on a character boundary,
+ * so the reason stays valid UTF-8 (found by tests/fuzz). */
+static void test_reason_cut(void)
+{
+        char name[64] = "x", body[256], want[256], reason[256];
+        Alert a;
+
+        for (int i = 0; i < 30; i++)
+                strcat(name, "\xc3\xa9");   /* e acute: 2 bytes */
+        snprintf(body, sizeof(body),
+                 "{\"title\":\"X\",\"alert\":{\"transition\":\"%s\"}}", name);
+        check_int(map_json(body, &a, reason), MAP_IGNORED);
+        snprintf(want, sizeof(want),
+                 "Datadog transition '%.39s' is not turned into issues", name);
+        check_str(reason, want);
+}
+
 int main(int argc, char **argv)
 {
         if (argc > 1)
@@ -563,5 +580,6 @@ int main(int argc, char **argv)
         test_keys();
         test_test_and_unrecognised();
         test_default_pair();
+        test_reason_cut();
         return check_done();
 }

@@ -429,6 +429,29 @@ static void test_unrecognised(void)
         check_str(a.external_id, NULL);
 }
 
+/* A state quoted in a reason is cut at 40 bytes on a character boundary,
+ * so the reason stays valid UTF-8 (found by tests/fuzz). */
+static void test_reason_cut(void)
+{
+        char name[64] = "x", body[256], want[256], reason[256];
+        Alert a;
+
+        for (int i = 0; i < 30; i++)
+                strcat(name, "\xc3\xa9");   /* e acute: 2 bytes */
+        snprintf(body, sizeof(body), "{\"id\":\"1\",\"state\":\"%s\"}", name);
+        check_int(map_json(body, &a, reason), MAP_IGNORED);
+        snprintf(want, sizeof(want),
+                 "New Relic workflow state '%.39s' is not turned into issues", name);
+        check_str(reason, want);
+
+        snprintf(body, sizeof(body),
+                 "{\"incident_id\":1,\"current_state\":\"%s\"}", name);
+        check_int(map_json(body, &a, reason), MAP_IGNORED);
+        snprintf(want, sizeof(want),
+                 "New Relic incident state '%.39s' is not turned into issues", name);
+        check_str(reason, want);
+}
+
 int main(int argc, char **argv)
 {
         if (argc > 1)
@@ -438,5 +461,6 @@ int main(int argc, char **argv)
         test_workflow_events();
         test_classic();
         test_unrecognised();
+        test_reason_cut();
         return check_done();
 }

@@ -16,7 +16,8 @@
 #define ISSUE_LINK "https://sentry.example.com/organizations/acme-synth/issues/4711001/"
 #define CULPRIT "app.services.payment in charge"
 #define RELEASE "checkout-api@2.14.0+9f2c1ab"
-#define METRIC_LINK "https://sentry.example.com/organizations/acme-synth/alerts/rules/details/44021/?alert=118"
+#define METRIC_LINK "https://sentry.example.com/organizations/acme-synth/alerts/rules/" \
+        "details/44021/?alert=118"
 #define METRIC_ID "sentry:" UUID ":incident:630512"
 
 static const char *data_dir = "tests/data";
@@ -288,7 +289,8 @@ static const Sample samples[] = {
                 .event = ALERT_ASSIGN, .kind = "issue.assigned",
                 .actor = "Jamie Example", .timestamp_ms = INT64_C(1718801890771),
                 .context = "{\"platform\":\"python\",\"shortId\":\"CHECKOUT-API-1F3\","
-                           "\"count\":\"12\",\"issueCategory\":\"error\",\"substatus\":\"ongoing\"}",
+                           "\"count\":\"12\",\"issueCategory\":\"error\","
+                           "\"substatus\":\"ongoing\"}",
                 .personal = 1,
         },
         {
@@ -314,7 +316,8 @@ static const Sample samples[] = {
                 .event = ALERT_OPEN, .occurrence = false, .kind = "issue.unresolved",
                 .timestamp_ms = INT64_C(1718871249551),
                 .context = "{\"platform\":\"python\",\"shortId\":\"CHECKOUT-API-1F3\","
-                           "\"count\":\"58\",\"issueCategory\":\"error\",\"substatus\":\"regressed\"}",
+                           "\"count\":\"58\",\"issueCategory\":\"error\","
+                           "\"substatus\":\"regressed\"}",
         },
         {
                 .name = "sentry_event_alert_triggered", .result = MAP_ALERT, .reason = "",
@@ -358,18 +361,16 @@ static const Sample samples[] = {
         },
         {
                 .name = "sentry_metric_alert_critical", METRIC_SAMPLE,
-                .event = ALERT_OPEN, .occurrence = true, .kind = "metric_alert.critical",
-                .occurrence_id = "critical:2024-06-19T12:55:00.000000Z",
-                .title = "Critical: Checkout error spike", .severity = SEVERITY_CRITICAL,
+                .event = ALERT_UPDATE, .occurrence = false, .kind = "metric_alert.critical",
+                .title = "Checkout error spike", .severity = SEVERITY_CRITICAL,
                 .message = "152 events in the last 10 minutes",
                 .timestamp_ms = INT64_C(1718801700000),
                 .context = METRIC_CONTEXT("20"),
         },
         {
                 .name = "sentry_metric_alert_warning", METRIC_SAMPLE,
-                .event = ALERT_OPEN, .occurrence = true, .kind = "metric_alert.warning",
-                .occurrence_id = "warning:2024-06-19T12:55:00.000000Z",
-                .title = "Warning: Checkout error spike", .severity = SEVERITY_MEDIUM,
+                .event = ALERT_UPDATE, .occurrence = false, .kind = "metric_alert.warning",
+                .title = "Checkout error spike", .severity = SEVERITY_MEDIUM,
                 .message = "76 events in the last 10 minutes",
                 .timestamp_ms = INT64_C(1718801700000),
                 .context = METRIC_CONTEXT("10"),
@@ -377,7 +378,7 @@ static const Sample samples[] = {
         {
                 .name = "sentry_metric_alert_resolved", METRIC_SAMPLE,
                 .event = ALERT_RESOLVE, .occurrence = false, .kind = "metric_alert.resolved",
-                .title = "Resolved: Checkout error spike", .severity = SEVERITY_HIGH,
+                .title = "Checkout error spike", .severity = SEVERITY_HIGH,
                 .message = "12 events in the last 10 minutes",
                 .timestamp_ms = INT64_C(1718803500000),
                 .context = METRIC_CONTEXT("2"),
@@ -404,7 +405,8 @@ static const Sample samples[] = {
                         "4712002/?referrer=webhooks_plugin",
                 .project = "storefront", .fingerprint = "{{ default }}, cart-total",
                 .timestamp_ms = INT64_C(1718802011204),
-                .tags = { { "browser", "Chrome 126.0" }, { "url", "https://shop.example.com/cart" },
+                .tags = { { "browser", "Chrome 126.0" },
+                          { "url", "https://shop.example.com/cart" },
                           { "user", NULL }, { "client_ip", NULL }, { "handled", "no" } },
                 .trace = "TypeError: Cannot read properties of undefined (reading 'total')\n"
                          "> at updateTotals (/static/cart.min.js:1:48213)\n"
@@ -565,8 +567,10 @@ static void test_thread_frames(void)
                            "\"threads\":{\"values\":["
                            "{\"id\":1,\"name\":\"main\",\"stacktrace\":{\"frames\":["
                            "{\"function\":\"main\",\"filename\":\"main.c\",\"lineno\":3}]}},"
-                           "{\"id\":2,\"name\":\"worker\",\"crashed\":true,\"stacktrace\":{\"frames\":["
-                           "{\"function\":\"run\",\"filename\":\"worker.c\",\"lineno\":10,\"in_app\":true},"
+                           "{\"id\":2,\"name\":\"worker\",\"crashed\":true,"
+                           "\"stacktrace\":{\"frames\":["
+                           "{\"function\":\"run\",\"filename\":\"worker.c\",\"lineno\":10,"
+                           "\"in_app\":true},"
                            "{\"function\":\"crash\",\"filename\":\"worker.c\",\"lineno\":42,"
                            "\"in_app\":true,\"context_line\":\"  *p = 0;  \"}]}}]}}}}",
                            "event_alert", &a, reason), MAP_ALERT);
@@ -652,13 +656,62 @@ static void test_metric_status(void)
         check_str(a.external_id, "sentry:incident:8");
         check_str(a.title, "Spike");
         check_str(a.provider_project, "api");
-        check_str(a.occurrence_id, "critical:2024-06-19T12:55:00Z");
+        check_int(a.event, ALERT_UPDATE);
+        check(!a.occurrence);
+        check_str(a.occurrence_id, NULL);
         check_int(a.severity, SEVERITY_CRITICAL);
         alert_free(&a);
 
         check_int(map_json("{\"action\":\"paused\",\"data\":{\"metric_alert\":{\"id\":\"8\"}}}",
                            "metric_alert", &a, reason), MAP_IGNORED);
         check_str(reason, "Sentry metric alert action 'paused' is not turned into issues");
+}
+
+/* The issue is named after the rule: the incident's title, else the
+ * rule's name, and description_title ("Warning: ...") only when neither
+ * is there. */
+static void test_metric_title(void)
+{
+        char reason[256];
+        Alert a;
+
+        check_int(map_json("{\"action\":\"warning\",\"data\":{\"description_title\":"
+                           "\"Warning: Spike\",\"metric_alert\":{\"id\":\"8\","
+                           "\"alert_rule\":{\"name\":\"Spike rule\"}}}}",
+                           "metric_alert", &a, reason), MAP_ALERT);
+        check_str(a.title, "Spike rule");
+        alert_free(&a);
+
+        check_int(map_json("{\"action\":\"critical\",\"data\":{\"description_title\":"
+                           "\"Critical: Spike\",\"metric_alert\":{\"id\":\"8\"}}}",
+                           "metric_alert", &a, reason), MAP_ALERT);
+        check_str(a.title, "Critical: Spike");
+        check_int(a.event, ALERT_UPDATE);
+        alert_free(&a);
+}
+
+/* An action or resource quoted in a reason is cut at 40 bytes on a
+ * character boundary, so the reason stays valid UTF-8 (found by
+ * tests/fuzz). */
+static void test_reason_cut(void)
+{
+        char name[64] = "x", body[256], want[256], reason[256];
+        Alert a;
+
+        for (int i = 0; i < 30; i++)
+                strcat(name, "\xc3\xa9");   /* e acute: 2 bytes */
+        snprintf(body, sizeof(body),
+                 "{\"action\":\"%s\",\"data\":{\"issue\":{\"id\":\"1\"}}}", name);
+        check_int(map_json(body, "issue", &a, reason), MAP_IGNORED);
+        snprintf(want, sizeof(want),
+                 "Sentry issue action '%.39s' is not turned into issues", name);
+        check_str(reason, want);
+
+        check_int(map_json("{\"action\":\"x\",\"data\":{}}", name, &a, reason),
+                  MAP_IGNORED);
+        snprintf(want, sizeof(want),
+                 "Sentry resource '%.39s' is not turned into issues", name);
+        check_str(reason, want);
 }
 
 int main(int argc, char **argv)
@@ -675,5 +728,7 @@ int main(int argc, char **argv)
         test_frame_cap();
         test_redaction();
         test_metric_status();
+        test_metric_title();
+        test_reason_cut();
         return check_done();
 }

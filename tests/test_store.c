@@ -577,6 +577,94 @@ static void test_resolve_before_trigger(Store *s)
         delivery_free(d);
 }
 
+/* One occurrence in a count of its own: the issue opened by a delivery
+ * that names no event (Sentry's issue.created) and the error and
+ * event_alert of that first event, which name it. */
+/* DESIGN section 7: an occurrence is a delivery with an event id not
+ * seen before. An issue opened without one (Sentry's issue.created)
+ * counts 1; each new event id counts one more, each one once. */
+static void test_event_ids(Store *s)
+{
+        const int64_t t = INT64_C(1700000100000);
+        Delivery *d;
+        char key[32];
+
+        d = run(s, delivery(ALERT_OPEN, "sentry:i:first:1", NULL, t));
+        check_int(d->status, 201);
+        check_int(d->occurrences, 1);
+        snprintf(key, sizeof(key), "%s", next_key());
+        check_str(d->issue_key, key);
+        delivery_free(d);
+
+        /* error.created and event_alert of one event: one more. */
+        for (int i = 0; i < 2; i++) {
+                d = run(s, delivery(ALERT_OPEN, "sentry:i:first:1", "f1", t));
+                check_int(d->status, 200);
+                check_int(d->action, ACTION_UPDATED);
+                check_int(d->occurrences, 2);
+                delivery_free(d);
+        }
+        check_str(trace_field(key, "{errorTrace,occurrenceCount}"), "2");
+        check_str(q("SELECT jsonb_array_length(\"customFields\" -> 'errorTraces') "
+                    "FROM issues WHERE \"key\" = '%s'", key), "1");
+
+        d = run(s, delivery(ALERT_OPEN, "sentry:i:first:1", "f2", t + 5000));
+        check_int(d->occurrences, 3);
+        delivery_free(d);
+        check_str(trace_field(key, "{errorTrace,occurrenceCount}"), "3");
+
+        /* Opened by an event with its id: that id is not counted again. */
+        d = run(s, delivery(ALERT_OPEN, "sentry:i:first:3", "h1", t));
+        check_int(d->occurrences, 1);
+        delivery_free(d);
+        next_key();
+        d = run(s, delivery(ALERT_OPEN, "sentry:i:first:3", "h1", t));
+        check_int(d->occurrences, 1);
+        delivery_free(d);
+        d = run(s, delivery(ALERT_OPEN, "sentry:i:first:3", "h0", t - 1));
+        check_int(d->occurrences, 2);
+        delivery_free(d);
+}
+
+/* Occurrences that arrive out of their order (retries, deliveries at
+ * once): the newest keeps the details, the others go among the earlier
+ * ones by their time, newest first. */
+static void test_late_occurrences(Store *s)
+{
+        const char *ext = "sentry:i:late:1";
+        const int64_t t = INT64_C(1700000300000);  /* 2023-11-14T22:18:20Z */
+        Delivery *d;
+        char key[32];
+
+        d = run(s, delivery(ALERT_OPEN, ext, "l3", t + 3000));
+        snprintf(key, sizeof(key), "%s", next_key());
+        check_str(d->issue_key, key);
+        delivery_free(d);
+        d = run(s, delivery(ALERT_OPEN, ext, "l1", t + 1000));
+        check_int(d->occurrences, 2);
+        delivery_free(d);
+        d = run(s, delivery(ALERT_OPEN, ext, "l2", t + 2000));
+        check_int(d->occurrences, 3);
+        delivery_free(d);
+
+        check_str(trace_field(key, "{errorTrace,timestamp}"), "2023-11-14T22:18:23.000Z");
+        check_str(trace_field(key, "{errorTrace,occurrenceCount}"), "3");
+        check_str(q("SELECT string_agg(x.e ->> 'timestamp', ' ' ORDER BY x.i) FROM issues, "
+                    "jsonb_array_elements(\"customFields\" -> 'errorTraces') "
+                    "WITH ORDINALITY AS x(e, i) WHERE \"key\" = '%s'", key),
+                  "2023-11-14T22:18:22.000Z 2023-11-14T22:18:21.000Z");
+
+        /* A newer one pushes the current trace in front of them. */
+        d = run(s, delivery(ALERT_OPEN, ext, "l4", t + 4000));
+        check_int(d->occurrences, 4);
+        delivery_free(d);
+        check_str(q("SELECT string_agg(x.e ->> 'timestamp', ' ' ORDER BY x.i) FROM issues, "
+                    "jsonb_array_elements(\"customFields\" -> 'errorTraces') "
+                    "WITH ORDINALITY AS x(e, i) WHERE \"key\" = '%s'", key),
+                  "2023-11-14T22:18:23.000Z 2023-11-14T22:18:22.000Z "
+                  "2023-11-14T22:18:21.000Z");
+}
+
 static void test_projects(Store *s)
 {
         Delivery *d;
@@ -885,6 +973,8 @@ int main(int argc, char **argv)
         test_lifecycle(a);
         test_state_changes(a);
         test_resolve_before_trigger(a);
+        test_event_ids(a);
+        test_late_occurrences(a);
         test_projects(a);
         test_reporter();
         test_concurrent(a, b);

@@ -29,9 +29,7 @@
 
 extern char **environ;
 
-#ifndef MAX_CONNS
 #define MAX_CONNS 512
-#endif
 #define CHILD_LIMIT_SEC 60
 
 typedef struct {
@@ -52,6 +50,7 @@ static h2o_context_t ctx;
 static h2o_accept_ctx_t accept_ctx;
 static Conn conns[MAX_CONNS];
 static int n_accepted, n_ready, n_closed, n_h2, n_double_close, n_requests;
+static bool refuse;     /* ready closes the plaintext socket at once */
 static char tmp[64];
 static char stderr_log[96];     /* what the children say */
 static char log_text[65536];
@@ -129,6 +128,10 @@ static void on_ready(void *data, h2o_socket_t *plain, bool h2)
         c->ready = true;
         n_ready++;
         n_h2 += h2;
+        if (refuse) {
+                h2o_socket_close(plain);
+                return;
+        }
         gettimeofday(&now, NULL);
         if (h2)
                 h2o_http2_accept(&accept_ctx, plain, now);
@@ -200,16 +203,17 @@ static void config_init(Config *c, bool http2)
         c->tls_key_file = key;
         c->tls = true;
         c->http2 = http2;
-        c->handshake_timeout_ms = 300;
+        c->handshake_timeout_ms = 5000;
 }
 
-static int server_start(Server *s, bool http2)
+static int server_start(Server *s, bool http2, unsigned timeout_ms)
 {
         Config c;
         char *error = NULL;
         int fd, r;
 
         config_init(&c, http2);
+        c.handshake_timeout_ms = timeout_ms;
         r = tls_server_new(&s->tls, &c, &error);
         if (r < 0) {
                 fprintf(stderr, "tls_server_new: %s\n", error);
@@ -228,15 +232,21 @@ static int server_start(Server *s, bool http2)
 
 /* ---- children ---- */
 
-static pid_t spawn(const char *const argv[], const char *in, const char *out)
+/* Starts a child with stdin from the file in (or in_fd, or /dev/null),
+ * stdout to the file out and stderr to the children's log. */
+static pid_t spawn_io(const char *const argv[], const char *in, int in_fd,
+                      const char *out)
 {
         posix_spawn_file_actions_t fa;
         pid_t pid;
         int r;
 
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, in ? in : "/dev/null",
-                                         O_RDONLY, 0);
+        if (in_fd >= 0)
+                posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+        else
+                posix_spawn_file_actions_addopen(&fa, 0, in ? in : "/dev/null",
+                                                 O_RDONLY, 0);
         posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC,
                                          0600);
         posix_spawn_file_actions_addopen(&fa, 2, stderr_log,
@@ -245,6 +255,11 @@ static pid_t spawn(const char *const argv[], const char *in, const char *out)
                          environ);
         posix_spawn_file_actions_destroy(&fa);
         return r == 0 ? pid : -1;
+}
+
+static pid_t spawn(const char *const argv[], const char *in, const char *out)
+{
+        return spawn_io(argv, in, -1, out);
 }
 
 /* Runs the loop until every child has exited; returns their statuses. */
@@ -380,12 +395,15 @@ static int make_certificates(void)
                 "cn = \"localhost\"\ntls_www_server\nsigning_key\n"
                 "activation_date = \"2020-01-01 00:00:00\"\n"
                 "expiration_date = \"2021-01-01 00:00:00\"\n";
-        char key[128], key2[128], cert[128], old[128], tplf[128], oldf[128];
-        char log[128];
+        char key[128], key2[128], key3[128], cert[128], old[128], tplf[128];
+        char oldf[128], log[128];
         const char *k1[] = { "certtool", "--generate-privkey", "--key-type",
                              "ecdsa", "--outfile", key, NULL };
         const char *k2[] = { "certtool", "--generate-privkey", "--key-type",
                              "ecdsa", "--outfile", key2, NULL };
+        const char *k3[] = { "certtool", "--generate-privkey", "--key-type",
+                             "ecdsa", "--pkcs8", "--password", "secret",
+                             "--outfile", key3, NULL };
         const char *c1[] = { "certtool", "--generate-self-signed",
                              "--load-privkey", key, "--template", tplf,
                              "--outfile", cert, NULL };
@@ -395,6 +413,7 @@ static int make_certificates(void)
 
         path_of(key, sizeof(key), "key.pem");
         path_of(key2, sizeof(key2), "other-key.pem");
+        path_of(key3, sizeof(key3), "encrypted-key.pem");
         path_of(cert, sizeof(cert), "cert.pem");
         path_of(old, sizeof(old), "expired.pem");
         path_of(tplf, sizeof(tplf), "template");
@@ -406,7 +425,8 @@ static int make_certificates(void)
         /* certtool reads the dates in local time. */
         setenv("TZ", "UTC", 1);
         if (run_child(k1, NULL, log) != 0 || run_child(k2, NULL, log) != 0 ||
-            run_child(c1, NULL, log) != 0 || run_child(c2, NULL, log) != 0)
+            run_child(k3, NULL, log) != 0 || run_child(c1, NULL, log) != 0 ||
+            run_child(c2, NULL, log) != 0)
                 return -1;
         return 0;
 }
@@ -467,7 +487,7 @@ static void check_days_left(const char *cert, int year)
 
 static void test_credentials(void)
 {
-        char *error = NULL;
+        char *error = NULL, *key;
 
         check_int(try_new("cert.pem", "key.pem", NULL, &error), 0);
         check_str(error, NULL);
@@ -490,9 +510,38 @@ static void test_credentials(void)
         check_contains(error, "other-key.pem does not match the certificate");
         free(error);
 
+        /* openssl ecparam -genkey writes the curve before the key. */
+        key = slurp("key.pem");
+        if (key) {
+                static const char params[] = "-----BEGIN EC PARAMETERS-----\n"
+                                             "BggqhkjOPQMBBw==\n"
+                                             "-----END EC PARAMETERS-----\n";
+                size_t len = strlen(params) + strlen(key) + 1;
+                char *both = malloc(len);
+
+                if (both) {
+                        snprintf(both, len, "%s%s", params, key);
+                        write_file("params-key.pem", both, strlen(both));
+                }
+                free(both);
+        }
+        free(key);
+        check_int(try_new("cert.pem", "params-key.pem", NULL, &error), 0);
+        check_str(error, NULL);
+
+        check_int(try_new("cert.pem", "encrypted-key.pem", NULL, &error),
+                  -EINVAL);
+        check_contains(error, "encrypted-key.pem needs a passphrase");
+        free(error);
+
+        check_int(try_new("cert.pem", "key.pem", "NORMAL:-VERS-ALL", &error),
+                  -EINVAL);
+        check_contains(error, "leaves no usable protocol");
+        free(error);
+
         check_int(try_new("cert.pem", "key.pem", "NORMAL:+VERS-TLS9.9:-RSA",
                           &error), -EINVAL);
-        check_contains(error, "\"+VERS-TLS9.9\" is unknown");
+        check_contains(error, "GnuTLS does not know \"+VERS-TLS9.9\"");
         free(error);
 
         check_int(try_new("cert.pem", "key.pem", "NORMAL", &error), 0);
@@ -755,18 +804,21 @@ static void close_inherited(int keep)
 }
 
 /* Connects and sends nothing: exits 0 once the server closed on it. */
-static void test_handshake_timeout(const Server *s)
+static void test_handshake_timeout(void)
 {
         int accepted = n_accepted, closed = n_closed, ready = n_ready;
         int logs = n_logs, status;
-        pid_t pid = fork();
+        Server s = { 0 };
+        pid_t pid;
 
+        check_int(server_start(&s, false, 300), 0);
+        pid = fork();
         if (pid == 0) {
                 char c;
                 int fd;
 
                 close_inherited(-1);
-                fd = connect_loopback(s->port);
+                fd = connect_loopback(s.port);
                 _exit(fd >= 0 && read(fd, &c, 1) == 0 ? 0 : 1);
         }
         wait_children(&pid, &status, 1);
@@ -776,8 +828,11 @@ static void test_handshake_timeout(const Server *s)
         check_int(n_closed - closed, 1);
         check_int(n_ready - ready, 0);
         check_int(n_logs - logs, 1);
-        check_contains(log_text, "TLS handshake with 127.0.0.1 failed: no handshake within 300 ms (webhook connection closed)");
+        check_contains(log_text, "TLS handshake with 127.0.0.1 failed: "
+                       "no handshake within 300 ms (webhook connection closed)");
         check_contains(log_text, "REMOTE_ADDR=127.0.0.1 TLS_ERROR=");
+        h2o_socket_close(s.listener);
+        tls_server_free(s.tls);
 }
 
 /* Connects and closes at once, as load balancers probe: no log. */
@@ -821,33 +876,52 @@ static void test_plaintext(const Server *s)
         check_contains(log_text, "failed: the client sent plaintext");
 }
 
-/* Forwards what is readable on from to to; returns bytes moved, 0 at
- * EOF, -1 when the peer reset the connection. */
-static ssize_t forward(int from, int to)
+enum { MOVED, FROM_EOF, FROM_FAILED, TO_FAILED };
+
+/* Forwards what is readable on from to to, counting it in *moved. */
+static int forward(int from, int to, size_t *moved)
 {
         char buf[16384];
         ssize_t n = read(from, buf, sizeof(buf));
 
-        if (n > 0 && write(to, buf, (size_t) n) != n)
-                return -1;
-        return n;
+        if (n == 0)
+                return FROM_EOF;
+        if (n < 0)
+                return FROM_FAILED;
+        if (to >= 0 && write(to, buf, (size_t) n) != n)
+                return TO_FAILED;
+        *moved += (size_t) n;
+        return MOVED;
+}
+
+/* After the server's FIN: passes on what the client still sends until it
+ * is done; the server must take it without a reset. */
+static void relay_drain(int cfd, int sfd, bool client_open)
+{
+        size_t moved = 0;
+        int r = MOVED;
+
+        shutdown(cfd, SHUT_WR);
+        while (client_open && (r = forward(cfd, sfd, &moved)) == MOVED)
+                ;
+        _exit(r == TO_FAILED ? 1 : 0);
 }
 
 /* Child: relays one connection from curl to the server. With limit set,
  * resets (RST) the server's side after that many bytes from the client,
- * as a sender that dies mid-upload; exits 0. Without, relays until both
- * sides closed and exits 0 if the server ended with FIN, 1 if with RST. */
+ * as a sender that dies mid-upload; exits 0. Without, relays until the
+ * server ends and exits 0 if it ended with FIN, 1 if with a reset. */
 static void relay(int lfd, int port, size_t limit)
 {
         int cfd = accept(lfd, NULL, NULL), sfd = connect_loopback(port);
         bool client_open = true;
-        size_t sent = 0;
+        size_t sent = 0, received = 0;
 
         if (cfd < 0 || sfd < 0)
                 _exit(2);
         for (;;) {
                 fd_set fds;
-                ssize_t n;
+                int r;
 
                 FD_ZERO(&fds);
                 FD_SET(sfd, &fds);
@@ -857,14 +931,14 @@ static void relay(int lfd, int port, size_t limit)
                            NULL) < 0)
                         _exit(3);
                 if (FD_ISSET(cfd, &fds)) {
-                        n = forward(cfd, sfd);
-                        if (n < 0)
+                        r = forward(cfd, sfd, &sent);
+                        if (r == TO_FAILED)
                                 _exit(1);
-                        if (n == 0) {
+                        if (r != MOVED) {
+                                /* The client is done: so is its side. */
                                 shutdown(sfd, SHUT_WR);
                                 client_open = false;
                         }
-                        sent += (size_t) n;
                 }
                 if (limit > 0 && sent >= limit) {
                         struct linger lg = { 1, 0 };
@@ -873,15 +947,15 @@ static void relay(int lfd, int port, size_t limit)
                         _exit(0);
                 }
                 if (FD_ISSET(sfd, &fds)) {
-                        n = forward(sfd, cfd);
-                        if (n < 0)
+                        /* A client that went away gets nothing more. */
+                        r = forward(sfd, client_open ? cfd : -1, &received);
+                        if (r == FROM_FAILED)
                                 _exit(1);
-                        if (n == 0) {
-                                shutdown(cfd, SHUT_WR);
-                                while (client_open &&
-                                       (n = forward(cfd, sfd)) > 0)
-                                        ;
-                                _exit(n < 0 ? 1 : 0);
+                        if (r == FROM_EOF)
+                                relay_drain(cfd, sfd, client_open);
+                        if (r == TO_FAILED) {
+                                shutdown(sfd, SHUT_WR);
+                                client_open = false;
                         }
                 }
         }
@@ -961,6 +1035,73 @@ static void test_refused_upload(const Server *s)
         check_int(n_closed - closed, 1);
 }
 
+/* The caller may refuse the connection in ready by closing its socket:
+ * the client gets close_notify and the connection ends once. */
+static void test_refused_in_ready(const Server *s)
+{
+        char cert[128], url[128], wout[128];
+        const char *argv[] = { "curl", "-sS", "--cacert", cert, "-o", "/dev/null",
+                               url, NULL };
+        int closed = n_closed, ready = n_ready, status;
+
+        path_of(cert, sizeof(cert), "cert.pem");
+        path_of(wout, sizeof(wout), "curl.out");
+        port_url(url, sizeof(url), s, "https", "/echo");
+        refuse = true;
+        status = run_child(argv, NULL, wout);
+        refuse = false;
+        settle();
+        check_int(status, 52);  /* curl: empty reply from server */
+        check_int(n_ready - ready, 1);
+        check_int(n_closed - closed, 1);
+}
+
+/* Freeing the server ends its connections, each with one closed call:
+ * one still in the handshake, one handed to h2o. */
+static void test_free_with_connections(void)
+{
+        char cert[128], port[16], out[128];
+        const char *argv[] = { "gnutls-cli", "--x509cafile", cert, "--port",
+                               port, "localhost", NULL };
+        int accepted = n_accepted, closed = n_closed, ready = n_ready;
+        int statuses[2], in[2] = { -1, -1 };
+        time_t limit = time(NULL) + 10;
+        Server s = { 0 };
+        pid_t pids[2];
+
+        check_int(server_start(&s, false, 10000), 0);
+        check_int(pipe2(in, O_CLOEXEC), 0);
+        pids[0] = fork();
+        if (pids[0] == 0) {
+                char c;
+                int fd;
+
+                close_inherited(-1);
+                fd = connect_loopback(s.port);
+                _exit(fd >= 0 && read(fd, &c, 1) == 0 ? 0 : 1);
+        }
+        path_of(cert, sizeof(cert), "cert.pem");
+        path_of(out, sizeof(out), "gnutls-cli.out");
+        snprintf(port, sizeof(port), "%d", s.port);
+        pids[1] = spawn_io(argv, NULL, in[0], out);
+        close(in[0]);
+
+        while ((n_accepted - accepted < 2 || n_ready - ready < 1) &&
+               time(NULL) < limit)
+                h2o_evloop_run(loop, 10);
+        check_int(n_accepted - accepted, 2);
+        check_int(n_ready - ready, 1);
+        check_int(n_closed - closed, 0);
+
+        tls_server_free(s.tls);
+        check_int(n_closed - closed, 2);
+        h2o_socket_close(s.listener);
+        close(in[1]);
+        wait_children(pids, statuses, 2);
+        check_int(statuses[0], 0);
+        settle();
+}
+
 /* ---- main ---- */
 
 static void h2o_setup(void)
@@ -1001,12 +1142,32 @@ static void cleanup_tmp(void)
         rmdir(tmp);
 }
 
+static bool curl_has_http2(void)
+{
+        const char *argv[] = { "curl", "--version", NULL };
+        char out[128], *v;
+        bool yes;
+
+        path_of(out, sizeof(out), "curl-version.out");
+        if (run_child(argv, NULL, out) != 0)
+                return false;
+        v = slurp("curl-version.out");
+        yes = v && strstr(v, " HTTP2");
+        free(v);
+        return yes;
+}
+
 static void run_clients(const Server *s1, const Server *s2, bool gnutls_cli)
 {
         test_uploads(s1, false);
         test_keepalive(s1);
         test_slow_reader(s1);
-        test_uploads(s2, true);
+        if (curl_has_http2()) {
+                test_uploads(s2, true);
+                check_int(n_h2, 3);
+        } else {
+                printf("curl without HTTP/2: h2 checks skipped\n");
+        }
         test_uploads(s2, false);
         test_parallel(s1);
         if (gnutls_cli) {
@@ -1014,17 +1175,27 @@ static void run_clients(const Server *s1, const Server *s2, bool gnutls_cli)
                 test_gnutls_cli(s1, "NORMAL:-VERS-ALL:+VERS-TLS1.2", "(TLS1.2");
                 test_key_update(s1);
                 test_refused_version(s1, "NORMAL:-VERS-ALL:+VERS-TLS1.1",
-                                     "TLS handshake with 127.0.0.1 failed: A packet with illegal or unsupported version was received (webhook connection closed) REMOTE_ADDR=127.0.0.1 TLS_ERROR=");
-                test_refused_version(s1, "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC",
-                                     "TLS handshake with 127.0.0.1 failed: No supported cipher suites have been found (webhook connection closed)");
+                                     "TLS handshake with 127.0.0.1 failed: "
+                                     "A packet with illegal or unsupported "
+                                     "version was received (webhook connection "
+                                     "closed) REMOTE_ADDR=127.0.0.1 TLS_ERROR=");
+                test_refused_version(s1, "NORMAL:-VERS-ALL:+VERS-TLS1.2:"
+                                     "-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC",
+                                     "TLS handshake with 127.0.0.1 failed: "
+                                     "No supported cipher suites have been "
+                                     "found (webhook connection closed)");
         } else {
-                printf("gnutls-cli missing: TLS version, resumption and half-close checks skipped\n");
+                printf("gnutls-cli missing: TLS version, resumption and "
+                       "half-close checks skipped\n");
         }
-        test_handshake_timeout(s1);
+        test_handshake_timeout();
         test_probe(s1);
         test_plaintext(s1);
         test_reset_mid_upload(s1);
         test_refused_upload(s1);
+        test_refused_in_ready(s1);
+        if (gnutls_cli)
+                test_free_with_connections();
 }
 
 int main(int argc, char **argv)
@@ -1052,8 +1223,9 @@ int main(int argc, char **argv)
         write_body("2m.body", 2 * 1024 * 1024);
 
         s1.small_buffers = true;
-        check_int(server_start(&s1, false), 0);
-        check_int(server_start(&s2, true), 0);
+        /* Long enough for a slow machine: closing waits on it too. */
+        check_int(server_start(&s1, false, 5000), 0);
+        check_int(server_start(&s2, true, 5000), 0);
         fds_before = count_fds();
         if (s1.tls && s2.tls)
                 run_clients(&s1, &s2, have_program("gnutls-cli"));
@@ -1063,7 +1235,6 @@ int main(int argc, char **argv)
         check_int(fds_after, fds_before);
         check_int(n_closed, n_accepted);
         check_int(n_double_close, 0);
-        check_int(n_h2, 3);
         for (int i = 0; i < n_accepted; i++)
                 check(conns[i].closed);
 

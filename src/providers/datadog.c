@@ -360,8 +360,10 @@ static MapResult map(Delivery *d, Alert *a)
                                         "Datadog test notification");
         if (name && !tr)
                 return alert_map_reason(MAP_IGNORED, d->reason, d->reason_size,
-                                        "Datadog transition '%.40s' is not "
-                                        "turned into issues", name);
+                                        "Datadog transition '%.*s' is not "
+                                        "turned into issues",
+                                        (int) utf8_cut(name, strlen(name), 40),
+                                        name);
         if (!tr)
                 tr = t.transition ? t.transition : alert_title.transition;
         if (!tr)

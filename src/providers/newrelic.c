@@ -10,6 +10,7 @@
 
 #include "json.h"
 #include "newrelic.h"
+#include "text.h"
 
 typedef struct {
         const JsonValue *root;
@@ -161,8 +162,10 @@ static MapResult map_workflow(Delivery *d, Alert *a)
                                     "the New Relic workflow payload");
         if (!workflow_event(a, root, state, trigger, &d->error))
                 return alert_map_reason(MAP_IGNORED, d->reason, d->reason_size,
-                                        "New Relic workflow state '%.40s' is not "
-                                        "turned into issues", state);
+                                        "New Relic workflow state '%.*s' is not "
+                                        "turned into issues",
+                                        (int) utf8_cut(state, strlen(state), 40),
+                                        state);
 
         d->error |= alert_setf(&a->kind, "%.40s/%.40s", state, trigger ? trigger : "-");
         d->error |= fill_workflow(a, root, id);
@@ -275,8 +278,10 @@ static MapResult map_classic(Delivery *d, Alert *a)
                 a->event = ALERT_RESOLVE;
         else
                 return alert_map_reason(MAP_IGNORED, d->reason, d->reason_size,
-                                        "New Relic incident state '%.40s' is not "
-                                        "turned into issues", state);
+                                        "New Relic incident state '%.*s' is not "
+                                        "turned into issues",
+                                        (int) utf8_cut(state, strlen(state), 40),
+                                        state);
 
         r = set_classic_id(a, root);
         if (r == -ENODATA)

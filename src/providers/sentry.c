@@ -35,9 +35,11 @@ static MapResult unrecognised(const Delivery *d, const char *what)
 static MapResult not_handled(const Delivery *d, const char *what,
                              const char *name)
 {
+        /* At most 40 bytes of the name, cut on a character boundary. */
         return alert_map_reason(MAP_IGNORED, d->reason, d->reason_size,
-                                "Sentry %s '%.40s' is not turned into issues",
-                                what, name);
+                                "Sentry %s '%.*s' is not turned into issues",
+                                what, (int) utf8_cut(name, strlen(name), 40),
+                                name);
 }
 
 static const char *text(const JsonValue *v, const char *path)
@@ -599,21 +601,22 @@ static int set_metric_context(Alert *a, const JsonValue *m)
         return alert_set_context(a, w);
 }
 
+/* The rule's name: description_title says the status too ("Critical:
+ * ..."), which the issue's priority and status already tell and which is
+ * wrong once the incident has moved on. */
 static int fill_metric(Alert *a, const Delivery *d, const JsonValue *m,
                        const char *id, const char *action)
 {
-        const char *title = text(d->data, "description_title");
+        const char *title = text(m, "title");
         const char *project = alert_first_text(json_get(m, "projects"));
-        const char *detected = text(m, "date_detected");
-        const char *status = text(m, "status");
         char fallback[128];
         int r = 0;
 
         snprintf(fallback, sizeof(fallback), "Sentry metric alert %s", id);
         if (!title)
-                title = text(m, "title");
-        if (!title)
                 title = text(m, "alert_rule.name");
+        if (!title)
+                title = text(d->data, "description_title");
         if (!project)
                 project = alert_first_text(json_path(m, "alert_rule.projects"));
         a->severity = metric_severity(action);
@@ -628,10 +631,6 @@ static int fill_metric(Alert *a, const Delivery *d, const JsonValue *m,
         r |= alert_set(&a->environment, text(m, "alert_rule.environment"));
         r |= alert_set(&a->provider_project, project);
         r |= alert_set(&a->link, text(d->data, "web_url"));
-        /* A repeat of the same status is the same occurrence. */
-        if (a->occurrence)
-                r |= alert_setf(&a->occurrence_id, "%s:%s", action,
-                                detected ? detected : status ? status : "");
         r |= set_metric_context(a, m);
         return r;
 }
@@ -646,11 +645,14 @@ static MapResult map_metric(Delivery *d, Alert *a)
         if (!action)
                 return unrecognised(d, "an action for the Sentry metric alert "
                                     "(critical, warning or resolved)");
+        /* One incident fires once: critical and warning after the first
+         * change its priority (FORMATS section 4), and the first opens the
+         * issue all the same. */
         if (strcmp(action, "resolved") == 0)
                 a->event = ALERT_RESOLVE;
         else if (strcmp(action, "critical") == 0 ||
                  strcmp(action, "warning") == 0 || strcmp(action, "open") == 0)
-                a->occurrence = true;
+                a->event = ALERT_UPDATE;
         else
                 return not_handled(d, "metric alert action", action);
 

@@ -246,6 +246,39 @@ BEGIN
                                               'errorTraces', v_list);
 END $$;
 
+-- customFields with a late occurrence (older than the current trace, by
+-- the provider's clock): its trace goes among the earlier ones where its
+-- time puts it, newest first, the 20 latest kept; the current trace
+-- keeps its details and takes the new count.
+CREATE OR REPLACE FUNCTION stride_webhooks.with_late_trace(
+        p_custom jsonb, p_trace jsonb, p_count bigint)
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+        v_custom jsonb := p_custom;
+        v_list jsonb := p_custom -> 'errorTraces';
+        v_at text := p_trace ->> 'timestamp';
+BEGIN
+        IF jsonb_typeof(v_list) IS DISTINCT FROM 'array' THEN
+                v_list := '[]';
+        END IF;
+        -- The list is newest first: the late trace goes after those not
+        -- older than it (and those without a time), before the rest.
+        SELECT coalesce(jsonb_agg(s.e ORDER BY s.n), '[]') INTO v_list
+                FROM (SELECT t.e, row_number() OVER (ORDER BY t.k, t.i) AS n
+                      FROM (SELECT x.e, x.i,
+                                   CASE WHEN x.e ->> 'timestamp' IS NULL
+                                             OR x.e ->> 'timestamp' >= v_at
+                                        THEN 0 ELSE 2 END AS k
+                            FROM jsonb_array_elements(v_list)
+                                 WITH ORDINALITY AS x(e, i)
+                            UNION ALL
+                            SELECT p_trace, 0, 1) t) s
+                WHERE s.n <= 20;
+        v_custom := jsonb_set(v_custom, '{errorTrace,occurrenceCount}',
+                              to_jsonb(p_count));
+        RETURN v_custom || jsonb_build_object('errorTraces', v_list);
+END $$;
+
 -- The description of an occurrence; a delivery without a link gets the
 -- stored one (Sentry's resolved/assigned payloads carry none), written
 -- as alert_render_description writes links: http(s) only, with the
@@ -535,12 +568,13 @@ BEGIN
                                 'occurrenceCount', v_inc.occurrences);
 
                         IF v_late THEN
-                                -- Counted, but the stored details are newer.
+                                -- Counted, but the stored details are newer:
+                                -- it is one of the earlier occurrences.
                                 UPDATE issues SET
-                                        "customFields" = jsonb_set(
-                                                "customFields",
-                                                '{errorTrace,occurrenceCount}',
-                                                to_jsonb(v_inc.occurrences)),
+                                        "customFields" =
+                                                stride_webhooks.with_late_trace(
+                                                        "customFields", v_trace,
+                                                        v_inc.occurrences),
                                         "updatedAt" = v_now
                                         WHERE "id" = v_inc.issue_id
                                           AND v_counted

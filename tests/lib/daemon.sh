@@ -34,10 +34,15 @@ daemon_pids() {
 	awk '$1 == "started" { print $2 }' "$WORK/events"
 }
 
-# request METHOD PATH [BODY_FILE|-] [curl arguments...]: sets STATUS and BODY.
+# request METHOD PATH [BODY_FILE] [curl arguments...]: sets STATUS and BODY.
 request() {
 	local method=$1 path=$2 file=${3:--} out
-	shift $(($# < 3 ? $# : 3))
+	if [[ $file == -?* ]]; then
+		file=-
+		shift 2
+	else
+		shift $(($# < 3 ? $# : 3))
+	fi
 	local data=()
 	[ "$file" != - ] && data=(--data-binary "@$file")
 	out=$(curl -sS -m 10 --cacert "$CERT" -X "$method" "${data[@]}" \
@@ -52,7 +57,8 @@ hmac_hex() { # SECRET FILE
 }
 
 # The sample's own headers (tests/data/P/NAME.headers) less the ones curl
-# sets and the placeholders, plus credentials for $SECRET when it is set:
+# sets and the placeholders, with Sentry-Hook-Timestamp as Sentry would
+# send it now, plus credentials for $SECRET when it is set:
 # Sentry signs, Datadog uses Basic as its URL user:password@ does, New
 # Relic a Bearer token.
 sample_headers() { # PROVIDER FILE
@@ -61,6 +67,7 @@ sample_headers() { # PROVIDER FILE
 	while IFS= read -r line; do
 		case $line in
 		'#'* | '' | Host:* | Content-Length:* | Authorization:* | Sentry-Hook-Signature:*) ;;
+		Sentry-Hook-Timestamp:*) HEADERS+=(-H "Sentry-Hook-Timestamp: $(date +%s)") ;;
 		*) HEADERS+=(-H "$line") ;;
 		esac
 	done <"${2%.json}.headers"

@@ -15,6 +15,10 @@
 # pg_stop DIR: stops the cluster (fast shutdown) and removes DIR.
 # pg_sql SQL: runs SQL with psql -At (quiet: rows only, no command tags),
 #   stopping at the first error.
+# pg_pause DIR: stops the cluster (fast shutdown: sessions are cut) and
+#   keeps its data, for tests of an unreachable database.
+# pg_resume DIR: starts a paused cluster again on the same data and waits
+#   until it accepts connections.
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -86,6 +90,19 @@ pg_stop() {
                         stop >/dev/null 2>&1
         fi
         rm -rf -- "$dir"
+}
+
+pg_pause() {
+        local dir=${1:?pg_pause: needs a directory}
+
+        pg_as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+}
+
+pg_resume() {
+        local dir=${1:?pg_resume: needs a directory}
+
+        pg_as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
+                -w -t 60 start >/dev/null
 }
 
 pg_sql() {
