@@ -461,8 +461,16 @@ static bool sqlstate_transient(const char *state)
 typedef enum {
         CALL_DONE,     /* the delivery has its answer */
         CALL_FAILED,   /* this delivery failed; roll back to the savepoint */
+        CALL_BUSY,     /* a lock or statement timeout: the rest would wait too */
         CALL_BROKEN,   /* the connection is gone */
 } CallOutcome;
+
+/* lock_not_available and query_canceled: what lock_timeout and
+ * statement_timeout raise. */
+static bool sqlstate_busy(const char *state)
+{
+        return state && (!strcmp(state, "55P03") || !strcmp(state, "57014"));
+}
 
 /* Calls ingest() for one delivery. When the connection broke, *msg says
  * how. */
@@ -492,6 +500,8 @@ static CallOutcome call_run(Store *s, Delivery *d, const Call *c,
                  * connection rather than failing every batch the same way. */
                 if (state && strncmp(state, "42", 2) == 0)
                         *ret_reset = true;
+                if (sqlstate_busy(state))
+                        return CALL_BUSY;
         } else {
                 snprintf(error, sizeof(error),
                          "database rejected the alert: %s (SQLSTATE %s)", msg, state);
@@ -507,7 +517,7 @@ static int batch_run(Store *s, Delivery *batch, Call *calls, char *why, size_t s
 {
         bool reset = false;
         size_t i = 0;
-        char msg[200];
+        char msg[200], busy[sizeof(batch->error)] = "";
 
         if (exec_ok(s->conn, "BEGIN; SAVEPOINT delivery", msg, sizeof(msg)) < 0)
                 goto broken;
@@ -515,6 +525,10 @@ static int batch_run(Store *s, Delivery *batch, Call *calls, char *why, size_t s
         for (Delivery *d = batch; d; d = d->next_, i++) {
                 const char *next;
 
+                if (busy[0]) {
+                        fail(d, 503, busy);
+                        continue;
+                }
                 if (!calls[i].values[0]) {
                         fail(d, 503, "out of memory rendering the issue");
                         continue;
@@ -522,6 +536,13 @@ static int batch_run(Store *s, Delivery *batch, Call *calls, char *why, size_t s
                 switch (call_run(s, d, &calls[i], msg, sizeof(msg), &reset)) {
                 case CALL_DONE:
                         next = "RELEASE SAVEPOINT delivery; SAVEPOINT delivery";
+                        break;
+                case CALL_BUSY:
+                        /* Behind a held lock every delivery would wait its
+                         * own lock_timeout: hand the rest back at once,
+                         * for the spool and its replay. */
+                        snprintf(busy, sizeof(busy), "%s", d->error);
+                        next = "ROLLBACK TO SAVEPOINT delivery";
                         break;
                 case CALL_FAILED:
                         next = "ROLLBACK TO SAVEPOINT delivery";

@@ -14,7 +14,14 @@ SET LOCAL client_min_messages = warning;
 -- Two migrations at once take turns.
 DO $$ BEGIN PERFORM pg_advisory_xact_lock(1398034773, 2); END $$;
 
-CREATE SCHEMA IF NOT EXISTS stride_webhooks;
+-- CREATE SCHEMA IF NOT EXISTS asks for CREATE on the database even when
+-- the schema exists; a role that owns the schema needs no more than that.
+DO $$
+BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'stride_webhooks') THEN
+                CREATE SCHEMA stride_webhooks;
+        END IF;
+END $$;
 
 -- One row. The daemon refuses to work against any other version.
 CREATE TABLE IF NOT EXISTS stride_webhooks.schema_version (

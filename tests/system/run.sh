@@ -252,7 +252,7 @@ psql_stride "INSERT INTO projects (\"id\", \"key\", \"name\", \"configYaml\", \"
 assert_eq "Stride's tables with project SHOP and an Admin" "1|1" \
 	"$(psql_stride 'SELECT (SELECT count(*) FROM projects), (SELECT count(*) FROM users)')"
 psql_stride "CREATE ROLE stride_webhooks LOGIN PASSWORD '$DB_PASSWORD';
-	GRANT CREATE ON DATABASE stride TO stride_webhooks;
+	CREATE SCHEMA stride_webhooks AUTHORIZATION stride_webhooks;
 	GRANT SELECT ON projects, users TO stride_webhooks;
 	GRANT SELECT, INSERT, UPDATE ON issues TO stride_webhooks;
 	GRANT INSERT ON comments TO stride_webhooks;"
