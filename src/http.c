@@ -25,6 +25,7 @@
 
 #define RETRY_AFTER_SEC "30"
 #define KEEPALIVE_SLOTS 1024
+#define HANDSHAKE_FAILURES_PER_MINUTE 30
 
 struct Http {
         const Config *config;
@@ -38,6 +39,8 @@ struct Http {
         Spool *spool;
         RateLimit *per_address;     /* connections held, per address */
         RateLimit *auth_failures;   /* failed authentications, per address */
+        RateLimit *handshake_failures;
+        RateLimit *quiet_closes;    /* connections that brought no request: logs */
         struct { uint64_t id; unsigned n; } keepalive[KEEPALIVE_SLOTS];
         TlsServer *tls;
         unsigned connections;
@@ -869,6 +872,7 @@ static void on_h2o_answer(h2o_logger_t *self, h2o_req_t *req)
         if (req->res.status < 400)
                 return;
         call_init(&c, ((Logger *) self)->http, req, find_route(req->path_normalized));
+        limit_keepalive(c.http, req);  /* counted: its connection brought a request */
         call_log(&c, req->res.status, LOG_NOTICE, LOGID_REFUSED, NULL, 0,
                  req->res.status == 413 ? "body larger than MAX_BODY_BYTES" :
                  "refused by the HTTP layer");
@@ -879,7 +883,10 @@ static void on_h2o_answer(h2o_logger_t *self, h2o_req_t *req)
 typedef struct {
         Http *http;
         char addr[INET6_ADDRSTRLEN];
-        bool counted;   /* in the per-address gauge */
+        uint64_t conn_id;   /* h2o's, once the HTTP layer has it */
+        bool counted;       /* in the per-address gauge */
+        bool tls;
+        bool tls_ready;     /* the handshake completed */
 } Conn;
 
 static void sock_address(h2o_socket_t *sock, char *out, size_t size)
@@ -890,14 +897,53 @@ static void sock_address(h2o_socket_t *sock, char *out, size_t size)
         address_text(&ss, len, out, size);
 }
 
+/* Did any request of this h2o connection reach on_req or the logger
+ * (see limit_keepalive)? A slot taken over by a later connection reads
+ * as none. */
+static bool brought_request(Http *h, uint64_t conn_id)
+{
+        return h->keepalive[conn_id % KEEPALIVE_SLOTS].id == conn_id &&
+               h->keepalive[conn_id % KEEPALIVE_SLOTS].n > 0;
+}
+
+/* h2o answers a request head it will not take (malformed, longer than
+ * its limit, too many headers) with its own 400 and closes; no handler
+ * sees it. Such a connection closes having brought us no request: say
+ * so, once a minute per address. */
+static void log_no_request(Conn *c)
+{
+        RateVerdict v = ratelimit_hit(c->http->quiet_closes, c->addr,
+                                      now_usec() / 1000000);
+        LogField f[] = { { "REMOTE_ADDR", c->addr } };
+
+        if (v.first_refusal)
+                log_fields(LOG_NOTICE, LOGID_REFUSED, f, "webhook connection from %s "
+                           "closed before any request reached the daemon: the HTTP "
+                           "layer refused a malformed or oversized request head (400), "
+                           "or none came within REQUEST_TIMEOUT_MS", c->addr);
+}
+
 static void on_closed(void *data)
 {
         Conn *c = data;
+        Http *h = c->http;
 
+        if (c->tls && !c->tls_ready)
+                ratelimit_hit(h->handshake_failures, c->addr, now_usec() / 1000000);
+        else if (c->conn_id && !brought_request(h, c->conn_id))
+                log_no_request(c);
         if (c->counted)
-                ratelimit_down(c->http->per_address, c->addr);
-        c->http->connections--;
+                ratelimit_down(h->per_address, c->addr);
+        h->connections--;
         free(c);
+}
+
+/* h2o's HTTP/1 and HTTP/2 connections begin with their h2o_conn_t, and
+ * the accept functions leave it in sock->data: its id is how requests
+ * are counted per connection. */
+static uint64_t conn_id_of(h2o_socket_t *sock)
+{
+        return sock->data ? ((h2o_conn_t *) sock->data)->id : 0;
 }
 
 static void on_tls_ready(void *data, h2o_socket_t *plain, bool h2)
@@ -905,11 +951,13 @@ static void on_tls_ready(void *data, h2o_socket_t *plain, bool h2)
         Conn *c = data;
         struct timeval now;
 
+        c->tls_ready = true;
         gettimeofday(&now, NULL);
         if (h2)
                 h2o_http2_accept(&c->http->accept_ctx, plain, now);
         else
                 h2o_http1_accept(&c->http->accept_ctx, plain, now);
+        c->conn_id = conn_id_of(plain);
 }
 
 /* One address may hold at most a share of MAX_CONNECTIONS, so that slow
@@ -921,6 +969,16 @@ static bool admit(Http *h, Conn *c)
 
         if (config_is_trusted_proxy(h->config, c->addr))
                 return true;
+        v = ratelimit_check(h->handshake_failures, c->addr, now_usec() / 1000000);
+        if (v.refused) {
+                LogField f[] = { { "REMOTE_ADDR", c->addr } };
+
+                if (v.first_refusal)
+                        log_fields(LOG_NOTICE, LOGID_REFUSED, f, "webhook connections "
+                                   "from %s refused for %u s: too many failed TLS "
+                                   "handshakes", c->addr, v.retry_after);
+                return false;
+        }
         v = ratelimit_up(h->per_address, c->addr, now_usec() / 1000000);
         if (v.refused) {
                 LogField f[] = { { "REMOTE_ADDR", c->addr } };
@@ -954,6 +1012,7 @@ void http_accept(Http *h, h2o_socket_t *sock)
 
         h->connections++;
         if (h->tls) {
+                c->tls = true;
                 tls_accept(h->tls, sock, on_tls_ready, on_closed, c);
                 return;
         }
@@ -961,6 +1020,7 @@ void http_accept(Http *h, h2o_socket_t *sock)
         sock->on_close.data = c;
         gettimeofday(&now, NULL);
         h2o_http1_accept(&h->accept_ctx, sock, now);
+        c->conn_id = conn_id_of(sock);
 }
 
 unsigned http_connections(const Http *h)
@@ -1003,6 +1063,14 @@ static void configure(Http *h)
         logger->http = h;
 }
 
+static void free_limits(Http *h)
+{
+        ratelimit_free(h->per_address);
+        ratelimit_free(h->auth_failures);
+        ratelimit_free(h->handshake_failures);
+        ratelimit_free(h->quiet_closes);
+}
+
 int http_new(Http **ret, const Config *c, h2o_loop_t *loop, TlsServer *tls)
 {
         Http *h = calloc(1, sizeof(*h));
@@ -1013,9 +1081,11 @@ int http_new(Http **ret, const Config *c, h2o_loop_t *loop, TlsServer *tls)
         h->tls = tls;
         h->per_address = ratelimit_new(c->max_connections > 8 ? c->max_connections / 4 : 2, 0);
         h->auth_failures = ratelimit_new(c->auth_failures_per_minute, 60);
-        if (!h->per_address || !h->auth_failures) {
-                ratelimit_free(h->per_address);
-                ratelimit_free(h->auth_failures);
+        h->handshake_failures = ratelimit_new(HANDSHAKE_FAILURES_PER_MINUTE, 60);
+        h->quiet_closes = ratelimit_new(0, 60);
+        if (!h->per_address || !h->auth_failures || !h->handshake_failures ||
+            !h->quiet_closes) {
+                free_limits(h);
                 free(h);
                 return -ENOMEM;
         }
@@ -1045,7 +1115,6 @@ void http_free(Http *h)
         h2o_timeout_dispose(h->ctx.loop, &h->deadline);
         h2o_context_dispose(&h->ctx);
         h2o_config_dispose(&h->globalconf);
-        ratelimit_free(h->per_address);
-        ratelimit_free(h->auth_failures);
+        free_limits(h);
         free(h);
 }

@@ -36,7 +36,8 @@ static inline bool fuzz_utf8(const char *s)
         return !s || utf8_valid(s, strlen(s));
 }
 
-/* A reason buffer is always a terminated string. */
+/* A reason is a terminated string, and valid UTF-8: what it quotes comes
+ * from parsed JSON (valid UTF-8) and must be cut on a character. */
 static inline void fuzz_check_reason(const char *reason, size_t size)
 {
         fuzz_assert(memchr(reason, '\0', size) != NULL);

@@ -8,7 +8,8 @@
 #include "fuzz.h"
 
 /* A value met on the walk, and the dotted path that reaches it (NULL when
- * no path can: a key with a dot, or a key that an earlier one shadows). */
+ * no path can: a key with a dot, a key that an earlier one shadows; or
+ * when it is not looked up, see LOOKUPS_MAX). */
 typedef struct {
         const JsonValue *v;
         size_t depth;

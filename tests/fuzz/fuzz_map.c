@@ -8,6 +8,7 @@
 #include "store.h"
 
 #define REASON_SIZE 256
+#define RESOURCES_MAX 16
 
 /* As an operator would write it, so that delivery_prepare also looks
  * projects up. */
@@ -118,43 +119,37 @@ static void prepare_once(Provider p, const uint8_t *data, size_t size,
         delivery_free(d);
 }
 
+static bool same_id(const char *a, const char *b)
+{
+        return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
 void fuzz_map_run(Provider p, MapFunc map, const char *const *resources,
                   size_t n, const uint8_t *data, size_t size)
 {
         size_t pick = size % n;
-        MapResult m = MAP_UNRECOGNISED, first = MAP_UNRECOGNISED;
-        char *id, *pick_id = NULL, *first_id = NULL;
+        MapResult r[RESOURCES_MAX];
+        char *id[RESOURCES_MAX] = { 0 };
         bool parsed, setup_test;
         Json *doc = NULL;
 
+        fuzz_assert(n > 0 && n <= RESOURCES_MAX);
         parsed = json_parse((const char *) data, size, NULL, &doc, NULL) == 0;
         setup_test = parsed && alert_is_setup_test(json_root(doc));
         if (delivery_is_setup_check((const char *) data, size))
                 fuzz_assert(setup_test && json_count(json_root(doc)) == 1);
 
         for (size_t i = 0; parsed && i < n; i++) {
-                MapResult r = map_once(p, map, json_root(doc), resources[i], &id);
-
-                /* The header is Sentry's; the others must not read it. */
-                if (p != PROVIDER_SENTRY && i > 0) {
-                        fuzz_assert(r == first);
-                        fuzz_assert(!id == !first_id);
-                        fuzz_assert(!id || strcmp(id, first_id) == 0);
-                }
-                if (i == 0)
-                        first = r;
-                if (i == 0 && id)
-                        first_id = strdup(id);
-                if (i == pick) {
-                        m = r;
-                        pick_id = id;
-                } else
-                        free(id);
+                r[i] = map_once(p, map, json_root(doc), resources[i], &id[i]);
+                /* The header is Sentry's: the other mappers must not read it. */
+                if (p != PROVIDER_SENTRY)
+                        fuzz_assert(r[i] == r[0] && same_id(id[i], id[0]));
         }
-        free(first_id);
         json_free(doc);
 
         prepare_once(p, data, size, resources[pick],
-                     expected(parsed, setup_test, m), pick_id);
-        free(pick_id);
+                     expected(parsed, setup_test, parsed ? r[pick] : MAP_UNRECOGNISED),
+                     id[pick]);
+        for (size_t i = 0; i < n; i++)
+                free(id[i]);
 }

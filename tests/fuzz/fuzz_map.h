@@ -8,6 +8,7 @@
 
 #include "alert.h"
 
-/* resources: the header values to try (NULL: no header), n of them. */
+/* resources: the header values to try (NULL: no header), n of them
+ * (at most 16); the delivery_prepare call takes one by the size. */
 void fuzz_map_run(Provider p, MapFunc map, const char *const *resources,
                   size_t n, const uint8_t *data, size_t size);

@@ -85,10 +85,17 @@ replay() { # TARGET
 			pass "fuzz_$1 replays regressions/$1/$(basename "$input")"
 		else
 			fail "fuzz_$1 fails on regressions/$1/$(basename "$input"):"
-			grep -E 'ERROR|invariant|runtime error|SUMMARY|^    #[0-9]' "$log" |
-				head -n 20 | sed 's/^/    /'
+			findings "$log"
 		fi
 	done
+}
+
+# The lines of a libFuzzer log that say what failed and where, without
+# the frames of libFuzzer and libc.
+findings() { # LOG
+	grep -E 'ERROR|invariant|runtime error|SUMMARY|^ +#[0-9]+ |Test unit written' "$1" |
+		grep -vE 'fuzzer::|libc\.so|libc_start|stdlib/|signal/|nptl/|_start |print_stack_trace' |
+		head -n 30 | sed 's/^/    /'
 }
 
 # Fuzzes one target in the background; its result goes to WORK/TARGET.rc.
@@ -113,8 +120,7 @@ report() { # TARGET
 		return
 	fi
 	fail "fuzz_$t found a failure (exit $(cat "$WORK/$t.rc")), input kept in $BUILD/artifacts/$t/:"
-	grep -E 'ERROR|invariant|runtime error|SUMMARY|^    #[0-9]|Test unit written' \
-		"$WORK/$t.log" | head -n 40 | sed 's/^/    /'
+	findings "$WORK/$t.log"
 }
 
 if ! build; then

@@ -132,6 +132,61 @@ assert_eq "127.0.0.2 held at most a share of MAX_CONNECTIONS" 4 "$held"
 assert_contains "the refusal is logged with the address" "$(log)" \
 	"webhook connection from 127.0.0.2 refused"
 
+echo "# limits h2o enforces itself: its 400 stands, the connection is logged"
+python3 - "$PORT" "$CERT" >"$WORK/h2o" <<'PY'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+def ask(head):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])),
+                        source_address=("127.0.0.4", 0)), server_hostname="127.0.0.1")
+    s.sendall(head)
+    s.settimeout(5)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except Exception:
+        pass
+    return data.split(b"\r\n")[0].decode() or "closed"
+print(ask(b"GET /api/webhooks/sentry HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 500000 + b"\r\n\r\n"))
+print(ask(b"GET /api/webhooks/sentry HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(200)) + b"\r\n"))
+PY
+assert_eq "a request head over h2o's limit (about 400 KiB) gets h2o's 400" "HTTP/1.1 400 Bad Request" "$(sed -n 1p "$WORK/h2o")"
+assert_eq "too many headers get h2o's 400" "HTTP/1.1 400 Bad Request" "$(sed -n 2p "$WORK/h2o")"
+assert_contains "the connection is logged, once for the address" "$(log)" \
+	"webhook connection from 127.0.0.4 closed before any request reached the daemon"
+assert_eq "once a minute per address" 1 "$(grep -c 'from 127.0.0.4 closed before' "$WORK/daemon.log")"
+
+echo "# failed TLS handshakes are rate limited per address"
+python3 - "$PORT" >"$WORK/hs" <<'PY'
+import socket, sys, time
+refused = 0
+for i in range(40):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), source_address=("127.0.0.5", 0))
+    s.sendall(b"\x16\x03\x01\x00\x05hello")   # a broken ClientHello
+    s.settimeout(3)
+    try:
+        s.recv(100)
+    except Exception:
+        pass
+    s.close()
+    time.sleep(0.02)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), source_address=("127.0.0.5", 0))
+s.settimeout(3)
+try:
+    print("closed" if s.recv(1) == b"" else "open")
+except Exception:
+    print("open")
+PY
+assert_eq "after too many failed handshakes the address is turned away at once" closed "$(cat "$WORK/hs")"
+assert_contains "that is logged with the address" "$(log)" \
+	"webhook connections from 127.0.0.5 refused"
+deliver newrelic newrelic_workflow_activated
+assert_eq "other addresses are still served" 201 "$STATUS"
+
 echo "# log hygiene: client strings are escaped and cut"
 request GET "/api/webhooks/%1b%5b31mred$(head -c 3000 /dev/zero | tr '\0' 'x')"
 assert_eq "an odd path gets 404" 404 "$STATUS"
