@@ -37,6 +37,7 @@ struct Http {
         h2o_timeout_t deadline;
         Store *store;
         Spool *spool;
+        bool closed;                /* the store and spool are going away */
         RateLimit *per_address;     /* connections held, per address */
         RateLimit *auth_failures;   /* failed authentications, per address */
         RateLimit *handshake_failures;
@@ -670,7 +671,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
         call_init(&c, h, req, route);
         limit_keepalive(h, req);
-        if (!route)
+        if (h->closed) {
+                req->http1_is_persistent = 0;
+                refuse(&c, 503, LOGID_REFUSED, "the webhook receiver is stopping: retry");
+        } else if (!route)
                 refuse(&c, 404, LOGID_REFUSED, "no such endpoint: the webhook endpoints are "
                        "/api/webhooks/sentry, /api/webhooks/datadog and "
                        "/api/webhooks/newrelic");
@@ -1023,6 +1027,16 @@ void http_accept(Http *h, h2o_socket_t *sock)
         c->conn_id = conn_id_of(sock);
 }
 
+void http_shutdown(Http *h)
+{
+        h2o_context_request_shutdown(&h->ctx);
+}
+
+void http_close(Http *h)
+{
+        h->closed = true;
+}
+
 unsigned http_connections(const Http *h)
 {
         return h->connections;
@@ -1113,6 +1127,9 @@ void http_free(Http *h)
         h2o_multithread_unregister_receiver(h->ctx.queue, &h->stored);
         h2o_multithread_unregister_receiver(h->ctx.queue, &h->spooled);
         h2o_timeout_dispose(h->ctx.loop, &h->deadline);
+        /* h2o_context_request_shutdown armed it; dispose asserts it is not. */
+        if (h2o_timeout_is_linked(&h->ctx.http2._graceful_shutdown_timeout))
+                h2o_timeout_unlink(&h->ctx.http2._graceful_shutdown_timeout);
         h2o_context_dispose(&h->ctx);
         h2o_config_dispose(&h->globalconf);
         free_limits(h);

@@ -24,6 +24,7 @@
 #define MAX_LISTENERS 16
 #define DRAIN_SEC 10
 #define CERT_WARN_DAYS 14
+#define QUIET_MS 1000
 
 typedef struct {
         Config config;
@@ -61,12 +62,17 @@ static void usage(FILE *f)
               "Configuration comes from the environment: see stride-webhooks(8).\n", f);
 }
 
-static uint64_t now_sec(void)
+static uint64_t now_ms(void)
 {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec;
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_sec(void)
+{
+        return now_ms() / 1000;
 }
 
 /* ---- Sockets ---- */
@@ -291,30 +297,51 @@ static bool run(Server *s)
         return false;
 }
 
-/* Stops accepting and gives what is in flight up to DRAIN_SEC to be
- * answered. */
+/* Stops accepting (what arrives now waits in the socket for the next
+ * process) and gives what is in flight up to DRAIN_SEC to be answered or
+ * spooled; then open connections get a moment to send what they were
+ * sending before they are closed. */
 static void drain(Server *s)
 {
-        uint64_t until = now_sec() + DRAIN_SEC;
+        uint64_t until = now_sec() + DRAIN_SEC, quiet = 0;
 
         set_accepting(s, false);
-        while (http_in_flight(s->http) > 0 && now_sec() < until)
-                h2o_evloop_run(s->loop, 100);
+        http_shutdown(s->http);
+        while (now_sec() < until) {
+                if (http_in_flight(s->http) > 0)
+                        quiet = 0;
+                else if (http_connections(s->http) == 0)
+                        break;
+                else if (quiet == 0)
+                        quiet = now_ms();
+                else if (now_ms() - quiet >= QUIET_MS)
+                        break;
+                h2o_evloop_run(s->loop, 50);
+        }
 }
 
+/* The order matters: no request may reach the store or the spool once
+ * they stop, and h2o's context may go only without connections (else the
+ * exit frees what they hold). */
 static void stop(Server *s)
 {
+        for (size_t i = 0; i < s->n_listeners; i++)
+                h2o_socket_close(s->listeners[i]);
+        if (s->http)
+                http_close(s->http);
+        /* Ending the open TLS connections calls back into http.c; their
+         * h2o ends close on the next turns of the loop. */
+        tls_server_free(s->tls);
+        for (int i = 0; i < 10 && s->http && http_connections(s->http) > 0; i++)
+                h2o_evloop_run(s->loop, 10);
         if (s->spool)
                 spool_close(s->spool);
         if (s->store)
                 store_stop(s->store);
-        for (size_t i = 0; i < s->n_listeners; i++)
-                h2o_socket_close(s->listeners[i]);
-        /* Ending the open TLS connections calls back into http.c. */
-        tls_server_free(s->tls);
-        http_free(s->http);
-        if (s->loop)
+        if (s->http && http_connections(s->http) == 0 && http_in_flight(s->http) == 0) {
+                http_free(s->http);
                 h2o_evloop_destroy(s->loop);
+        }
         config_free(&s->config);
 }
 

@@ -254,6 +254,22 @@ assert_eq "no dead letters" 0 "$(health_field deadLetters)"
 check_stored kill
 daemon_stop
 
+echo "# SIGTERM in the middle of a burst, as systemctl restart sends it"
+daemon_start IDLE_TIMEOUT_SEC=60
+burst term 80 4 &
+burst_pid=$!
+wait_for 30 at_least term 20
+stopped=$(running_pid)
+kill -TERM "$stopped"
+wait "$burst_pid"
+assert_contains "it exited 0 on SIGTERM" "$(cat "$WORK/events")" "exited $stopped 0"
+assert_ne "the next connection started a new process" "$stopped" "$(daemon_pids | tail -n 1)"
+assert_eq "no connection was dropped: every delivery was answered 2xx or 202" 80 \
+	"$(answered term '2[0-9][0-9]')"
+wait_for 60 spool_empty
+check_stored term
+daemon_stop
+
 echo "# the spool's file system full, with PostgreSQL stopped"
 mkdir -p "$WORK/small"
 if ! mount -t tmpfs -o size=96k,mode=0700 tmpfs "$WORK/small" 2>"$WORK/mount.err"; then
