@@ -1130,6 +1130,8 @@ void http_free(Http *h)
         /* h2o_context_request_shutdown armed it; dispose asserts it is not. */
         if (h2o_timeout_is_linked(&h->ctx.http2._graceful_shutdown_timeout))
                 h2o_timeout_unlink(&h->ctx.http2._graceful_shutdown_timeout);
+        /* Its multithread queue stays: h2o 2.2's destroy_queue crashes on
+         * a context's queue after dispose (tests/sanitize/lsan.supp). */
         h2o_context_dispose(&h->ctx);
         h2o_config_dispose(&h->globalconf);
         free_limits(h);

@@ -35,7 +35,9 @@ typedef struct {
         TlsServer *tls;
         h2o_socket_t *listeners[MAX_LISTENERS];
         size_t n_listeners;
+        bool activated;     /* the sockets came from systemd */
         bool accepting;
+        unsigned idle_exit_sec;  /* 0: never */
 } Server;
 
 static volatile sig_atomic_t stop_requested;
@@ -142,6 +144,7 @@ static int open_listeners(Server *s, const char *listen_spec)
         for (int i = 0; i < n; i++)
                 if (add_listener(s, SD_LISTEN_FDS_START + i) < 0)
                         return -EMFILE;
+        s->activated = n > 0;
         if (n > 0 || !listen_spec)
                 return n > 0 ? 0 : -ENOENT;
 
@@ -290,8 +293,8 @@ static bool run(Server *s)
                         last_busy = now_sec();
                 if (http_connections(s->http) < s->config.max_connections)
                         set_accepting(s, true);
-                if (s->config.idle_timeout_sec > 0 && !busy(s) &&
-                    now_sec() - last_busy >= s->config.idle_timeout_sec)
+                if (s->idle_exit_sec > 0 && !busy(s) &&
+                    now_sec() - last_busy >= s->idle_exit_sec)
                         return true;
         }
         return false;
@@ -359,16 +362,24 @@ static int serve(const char *listen_spec)
                 stop(&s);
                 return 1;
         }
+        /* Only a socket systemd holds outlives the process: with
+         * --listen an idle exit would close the port for good. */
+        s.idle_exit_sec = s.activated ? s.config.idle_timeout_sec : 0;
         sd_notify(0, "READY=1\nSTATUS=Receiving webhooks");
-        log_plain(LOG_INFO, LOGID_STARTED, "webhook receiver started (TLS %s, idle exit "
-                  "after %us)", s.config.tls ? "on" : "off", s.config.idle_timeout_sec);
+        if (s.idle_exit_sec > 0)
+                log_plain(LOG_INFO, LOGID_STARTED, "webhook receiver started (TLS %s; "
+                          "exits after %us idle, systemd keeps the socket)",
+                          s.config.tls ? "on" : "off", s.idle_exit_sec);
+        else
+                log_plain(LOG_INFO, LOGID_STARTED, "webhook receiver started (TLS %s; "
+                          "no idle exit)", s.config.tls ? "on" : "off");
 
         idle = run(&s);
         sd_notify(0, "STOPPING=1");
         if (idle)
                 log_plain(LOG_INFO, LOGID_IDLE_EXIT, "webhook receiver idle for %us: "
-                          "exiting; the socket stays with systemd",
-                          s.config.idle_timeout_sec);
+                          "exiting; systemd keeps the socket and starts it again on "
+                          "the next connection", s.idle_exit_sec);
         else
                 log_plain(LOG_INFO, LOGID_STOPPING, "webhook receiver stopping on signal %d",
                           (int) stop_requested);
@@ -428,6 +439,8 @@ int main(int argc, char **argv)
                 usage(stdout);
                 return 0;
         }
+        if (cmd)
+                fprintf(stderr, "stride-webhooks: unknown command or arguments: %s\n", cmd);
         usage(stderr);
         return 2;
 }

@@ -775,9 +775,25 @@ static int file_write(Spool *s, const SpoolEntry *e, const unsigned char *hdr,
         return disk_error(r);
 }
 
+static int entry_store_as(Spool *s, SpoolEntry *e, unsigned seq);
+
 /* Writes e into spool/, not yet synced there. The counts include it
- * before it is visible to replay, which may remove it at once. */
+ * before it is visible to replay, which may remove it at once. A name
+ * already taken (a restart that got the same pid within the same
+ * millisecond) moves on to the next sequence number. */
 static int entry_store(Spool *s, SpoolEntry *e)
+{
+        int r;
+
+        for (int tries = 0; tries < 100; tries++) {
+                r = entry_store_as(s, e, s->seq++);
+                if (r != -EEXIST)
+                        break;
+        }
+        return r;
+}
+
+static int entry_store_as(Spool *s, SpoolEntry *e, unsigned seq)
 {
         _cleanup_(freep) unsigned char *hdr = NULL;
         size_t hdr_len = 0;
@@ -785,7 +801,7 @@ static int entry_store(Spool *s, SpoolEntry *e)
         int r;
 
         snprintf(e->name, sizeof(e->name), "%013" PRId64 "-%07u-%010u" SPOOL_SUFFIX,
-                 e->received_ms > 0 ? e->received_ms : 0, s->pid, s->seq++);
+                 e->received_ms > 0 ? e->received_ms : 0, s->pid, seq);
         hdr = header_encode(e, &hdr_len);
         if (!hdr)
                 return -ENOMEM;

@@ -26,7 +26,8 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 # ourselves otherwise.
 pg_as_owner() {
         if [ "$(id -u)" -eq 0 ]; then
-                runuser -u postgres -- "$@"
+                # From /, which postgres may enter: the caller's folder may be 0700.
+                (cd / && runuser -u postgres -- "$@")
         else
                 "$@"
         fi
@@ -34,6 +35,8 @@ pg_as_owner() {
 
 pg_start() {
         local dir=${1:-}
+
+        [ -n "$dir" ] && dir=$(realpath -m -- "$dir")
 
         if [ -z "$dir" ] || [ "$dir" = / ]; then
                 echo "pg_start: needs a directory" >&2

@@ -60,6 +60,7 @@ run_one() {
 
 	mkdir -p "$dir"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$dir/asan \
+	LSAN_OPTIONS=suppressions=$ROOT/tests/sanitize/lsan.supp \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$dir/ubsan \
 		"$@" >"$log" 2>&1
 	rc=$?
