@@ -341,9 +341,12 @@ static void stop(Server *s)
                 spool_close(s->spool);
         if (s->store)
                 store_stop(s->store);
-        if (s->http && http_connections(s->http) == 0 && http_in_flight(s->http) == 0) {
+        if (!s->http || (http_connections(s->http) == 0 && http_in_flight(s->http) == 0)) {
                 http_free(s->http);
-                h2o_evloop_destroy(s->loop);
+                if (s->loop) {
+                        h2o_evloop_run(s->loop, 0);  /* disposes the closed listeners */
+                        h2o_evloop_destroy(s->loop);
+                }
         }
         config_free(&s->config);
 }
