@@ -26,6 +26,7 @@
 #define RETRY_AFTER_SEC "30"
 #define KEEPALIVE_SLOTS 1024
 #define HANDSHAKE_FAILURES_PER_MINUTE 30
+#define LOGGED_REFUSALS_PER_MINUTE 60
 
 struct Http {
         const Config *config;
@@ -42,6 +43,7 @@ struct Http {
         RateLimit *auth_failures;   /* failed authentications, per address */
         RateLimit *handshake_failures;
         RateLimit *quiet_closes;    /* connections that brought no request: logs */
+        RateLimit *refusal_logs;    /* refusals logged, per address */
         struct { uint64_t id; unsigned n; } keepalive[KEEPALIVE_SLOTS];
         TlsServer *tls;
         unsigned connections;
@@ -228,6 +230,7 @@ static const char *status_reason(int status)
         case 413: return "Payload Too Large";
         case 422: return "Unprocessable Entity";
         case 429: return "Too Many Requests";
+        case 500: return "Internal Server Error";
         case 503: return "Service Unavailable";
         default: return "Error";
         }
@@ -256,6 +259,28 @@ static void send_json(h2o_req_t *req, int status, JsonWriter *w)
         free(body);
 }
 
+/* Refusals and tests cost a client nothing to provoke: past
+ * LOGGED_REFUSALS_PER_MINUTE from one address the rest of the minute is
+ * one line, so that one client cannot push real entries out of the
+ * journal's rate limit. Stored deliveries are always logged. */
+static bool log_allowed(const Call *c, LogId id)
+{
+        RateVerdict v;
+
+        if (id == LOGID_STORED || id == LOGID_SPOOLED)
+                return true;
+        v = ratelimit_hit(c->http->refusal_logs, c->remote_addr, now_usec() / 1000000);
+        if (v.refused && v.first_refusal) {
+                LogField f[] = { { "REMOTE_ADDR", c->remote_addr } };
+
+                log_fields(LOG_NOTICE, LOGID_REFUSED, f, "webhook requests from %s: more "
+                           "than %d refusals or tests this minute; the rest of them "
+                           "are not logged until the minute is over", c->remote_addr,
+                           LOGGED_REFUSALS_PER_MINUTE);
+        }
+        return !v.refused;
+}
+
 static void call_log(const Call *c, int status, int priority, LogId id,
                      const LogField *extra, size_t n_extra, const char *what)
 {
@@ -269,6 +294,8 @@ static void call_log(const Call *c, int status, int priority, LogId id,
         };
         size_t n = 5;
 
+        if (!log_allowed(c, id))
+                return;
         snprintf(status_s, sizeof(status_s), "%d", status);
         snprintf(duration_s, sizeof(duration_s), "%llu",
                  (unsigned long long) (now_usec() - c->start_usec));
@@ -387,7 +414,9 @@ static const char *query_param(h2o_req_t *req, const char *name, char *out,
                         for (p += name_len + 1; p < stop && n + 1 < size; p++) {
                                 if (*p == '%' && stop - p > 2 && hexval(p[1]) >= 0 &&
                                     hexval(p[2]) >= 0) {
-                                        out[n++] = (char) (hexval(p[1]) * 16 + hexval(p[2]));
+                                        out[n] = (char) (hexval(p[1]) * 16 + hexval(p[2]));
+                                        if (out[n++] == '\0')
+                                                return NULL;  /* no C string holds it */
                                         p += 2;
                                 } else {
                                         out[n++] = *p == '+' ? ' ' : *p;
@@ -798,7 +827,10 @@ static void on_stored(Http *h, Inflight *f)
         } else if (f->in_spool) {
                 /* Answered 202 already: replay takes it from here. */
                 spool_release(h->spool, f->entry->name);
-        } else if (status >= 500) {
+        } else if (status > 500) {
+                /* Unreachable or busy: the spool keeps it for replay. A 500
+                 * is the database refusing this alert for good: answered
+                 * as such, since a 202 would promise what replay cannot. */
                 if (!f->answered && !f->spooling && !f->in_spool)
                         spool(f);
         } else {
@@ -1037,6 +1069,13 @@ void http_close(Http *h)
         h->closed = true;
 }
 
+bool http_can_free(Http *h)
+{
+        return h->connections == 0 && h->in_flight == 0 &&
+               h2o_linklist_is_empty(&h->ctx.http1._conns) &&
+               h2o_linklist_is_empty(&h->ctx.http2._conns);
+}
+
 unsigned http_connections(const Http *h)
 {
         return h->connections;
@@ -1064,6 +1103,10 @@ static void configure(Http *h)
          * wanted (notes/tls-bridge.md). */
         h->globalconf.http1.upgrade_to_http2 = 0;
         h->globalconf.http2.idle_timeout = h->config->request_timeout_ms;
+        /* h2o buffers every stream's body before we can authenticate it:
+         * a few streams per connection keep that memory near what HTTP/1
+         * would hold (MAX_CONNECTIONS times MAX_BODY_BYTES). */
+        h->globalconf.http2.max_concurrent_requests_per_connection = 4;
 
         host = h2o_config_register_host(&h->globalconf,
                                         h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -1083,6 +1126,7 @@ static void free_limits(Http *h)
         ratelimit_free(h->auth_failures);
         ratelimit_free(h->handshake_failures);
         ratelimit_free(h->quiet_closes);
+        ratelimit_free(h->refusal_logs);
 }
 
 int http_new(Http **ret, const Config *c, h2o_loop_t *loop, TlsServer *tls)
@@ -1097,8 +1141,9 @@ int http_new(Http **ret, const Config *c, h2o_loop_t *loop, TlsServer *tls)
         h->auth_failures = ratelimit_new(c->auth_failures_per_minute, 60);
         h->handshake_failures = ratelimit_new(HANDSHAKE_FAILURES_PER_MINUTE, 60);
         h->quiet_closes = ratelimit_new(0, 60);
+        h->refusal_logs = ratelimit_new(LOGGED_REFUSALS_PER_MINUTE, 60);
         if (!h->per_address || !h->auth_failures || !h->handshake_failures ||
-            !h->quiet_closes) {
+            !h->quiet_closes || !h->refusal_logs) {
                 free_limits(h);
                 free(h);
                 return -ENOMEM;

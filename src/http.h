@@ -13,10 +13,10 @@ typedef struct Http Http;
  * the store's completion callback needs the Http. */
 int http_new(Http **ret, const Config *c, h2o_loop_t *loop, TlsServer *tls);
 void http_use_store(Http *h, Store *store, Spool *spool);
-/* Only once no connection and no delivery is left: h2o 2.2 cannot close
- * its connections for us, and asserts when a context goes with
- * connections on it. */
+/* Only once http_can_free: h2o 2.2 cannot close its connections for us,
+ * and asserts when a context goes with connections on it. */
 void http_free(Http *h);
+bool http_can_free(Http *h);
 
 /* Asks open connections to end after their current request (HTTP/1
  * keep-alive off, HTTP/2 GOAWAY). */

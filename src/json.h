@@ -1,14 +1,16 @@
 /* JSON in and out. Parsing goes through yajl's callback API into a tree
  * of our own, bounded in depth and number of values, built without
  * recursion; strings keep their lengths and are valid UTF-8 without NUL
- * bytes (\u0000 and lone surrogates become U+FFFD). Writing is a small
- * writer of our own (yajl_gen cannot embed raw JSON). Only json.c
+ * bytes (\u0000 and lone surrogates become U+FFFD). Writing is in
+ * json_writer.h, included here for the callers that do both. Only json.c
  * includes yajl. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "json_writer.h"
 
 typedef enum {
         JSON_NULL,
@@ -62,6 +64,8 @@ size_t json_count(const JsonValue *v);
 const JsonValue *json_first(const JsonValue *v);
 const JsonValue *json_next(const JsonValue *v);
 const JsonValue *json_at(const JsonValue *v, size_t index);
+/* The array or object that holds v, NULL for the root. */
+const JsonValue *json_parent(const JsonValue *v);
 /* The key of an object member (as returned by json_first/json_next on an
  * object), else NULL. */
 const char *json_key(const JsonValue *member);
@@ -77,30 +81,3 @@ int json_int64(const JsonValue *v, int64_t *ret);
 int json_double(const JsonValue *v, double *ret);
 /* true, "true", 1 and "1" are true. */
 bool json_bool(const JsonValue *v);
-
-/* Writer: builds compact JSON text. Errors (a value where none may go, a
- * close that does not match, ENOMEM) are sticky and reported by
- * json_writer_finish; every function accepts w == NULL as failed. Strings
- * must be UTF-8; invalid bytes become U+FFFD. */
-typedef struct JsonWriter JsonWriter;
-JsonWriter *json_writer_new(void);
-void json_writer_free(JsonWriter *w);
-void json_write_object_open(JsonWriter *w);
-void json_write_object_close(JsonWriter *w);
-void json_write_array_open(JsonWriter *w);
-void json_write_array_close(JsonWriter *w);
-void json_write_key(JsonWriter *w, const char *key);
-void json_write_string(JsonWriter *w, const char *s);      /* NULL writes null */
-void json_write_stringn(JsonWriter *w, const char *s, size_t len);
-void json_write_int(JsonWriter *w, int64_t n);
-void json_write_bool(JsonWriter *w, bool b);
-void json_write_null(JsonWriter *w);
-/* Copies a parsed value (any type, recursively without recursion limit
- * issues: the tree is already bounded). */
-void json_write_value(JsonWriter *w, const JsonValue *v);
-/* Embeds text that is already JSON (e.g. from another writer), unchecked;
- * NULL writes null, "" is an error. */
-void json_write_raw(JsonWriter *w, const char *json);
-/* Returns the malloc'd text and its length, and frees the writer; NULL on
- * error. */
-char *json_writer_finish(JsonWriter *w, size_t *ret_len);

@@ -335,13 +335,13 @@ static void stop(Server *s)
         /* Ending the open TLS connections calls back into http.c; their
          * h2o ends close on the next turns of the loop. */
         tls_server_free(s->tls);
-        for (int i = 0; i < 10 && s->http && http_connections(s->http) > 0; i++)
+        for (int i = 0; i < 20 && s->http && !http_can_free(s->http); i++)
                 h2o_evloop_run(s->loop, 10);
         if (s->spool)
                 spool_close(s->spool);
         if (s->store)
                 store_stop(s->store);
-        if (!s->http || (http_connections(s->http) == 0 && http_in_flight(s->http) == 0)) {
+        if (!s->http || http_can_free(s->http)) {
                 http_free(s->http);
                 if (s->loop) {
                         h2o_evloop_run(s->loop, 0);  /* disposes the closed listeners */

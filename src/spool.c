@@ -6,36 +6,22 @@
  * leftover in incoming/, which the next start removes. Files in spool/
  * never change; whoever removes one (replay, a late commit's forget, the
  * move to dead/) is the one whose unlink or rename succeeded, and only
- * that one updates the counts. */
+ * that one updates the counts. The files themselves, their names and
+ * their format are spoolfile.c's. */
 #include "spool.h"
 
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
-
-/* File format version 1, integers little-endian:
- *   "STRWHSPL" u32 version i64 received_ms
- *   six strings, each u32 length (UINT32_MAX: absent) and bytes:
- *     provider name, remote_addr, request_id, resource, content_type,
- *     project
- *   u64 body length, body bytes, and nothing after them. */
-#define SPOOL_MAGIC "STRWHSPL"
-#define SPOOL_MAGIC_LEN 8
-#define SPOOL_VERSION 1
-#define SPOOL_ABSENT UINT32_MAX
-#define SPOOL_SUFFIX ".req"
+#include "spoolfile.h"
 
 #define RETRY_MIN_MS 200
 #define RETRY_MAX_MS 5000
@@ -51,23 +37,12 @@ static void freep(void *p)
         free(*(void **) p);
 }
 
-static void closep(int *fd)
-{
-        if (*fd >= 0)
-                close(*fd);
-}
-
 /* A file name in a list: forgets queued, entries held. */
 typedef struct Name {
         struct Name *next;
         char name[64];
         struct timespec until;   /* a hold ends by itself then */
 } Name;
-
-typedef struct {
-        struct dirent **entries;
-        size_t n;
-} Listing;
 
 typedef enum {
         REPLAY_DONE,    /* the entry is gone: stored, dead, or forgotten */
@@ -79,7 +54,7 @@ struct Spool {
         const Config *config;
         Store *store;
         char *root;
-        int spool_fd, incoming_fd, dead_fd;
+        SpoolFolders folders;
         uint64_t max_bytes;
         unsigned pid;
 
@@ -216,408 +191,11 @@ static void entry_request(const SpoolEntry *e, Request *r)
         };
 }
 
-/* ---- the file format ---- */
-
-static unsigned char *put_u32(unsigned char *p, uint32_t v)
-{
-        for (int i = 0; i < 4; i++)
-                *p++ = (unsigned char) (v >> (8 * i));
-        return p;
-}
-
-static unsigned char *put_u64(unsigned char *p, uint64_t v)
-{
-        for (int i = 0; i < 8; i++)
-                *p++ = (unsigned char) (v >> (8 * i));
-        return p;
-}
-
-static unsigned char *put_string(unsigned char *p, const char *s)
-{
-        size_t n = s ? strlen(s) : 0;
-
-        p = put_u32(p, s ? (uint32_t) n : SPOOL_ABSENT);
-        memcpy(p, s ? s : "", n);
-        return p + n;
-}
-
-static const char *entry_strings(const SpoolEntry *e, size_t i)
-{
-        const char *strings[] = {
-                provider_name(e->provider), e->remote_addr, e->request_id,
-                e->resource, e->content_type, e->project,
-        };
-
-        return strings[i];
-}
-
-#define ENTRY_STRINGS 6
-
-/* Everything before the body, malloc'd. */
-static unsigned char *header_encode(const SpoolEntry *e, size_t *ret_len)
-{
-        size_t len = SPOOL_MAGIC_LEN + 4 + 8 + 8;
-        unsigned char *buf, *p;
-
-        for (size_t i = 0; i < ENTRY_STRINGS; i++) {
-                const char *s = entry_strings(e, i);
-
-                len += 4 + (s ? strlen(s) : 0);
-        }
-        buf = malloc(len);
-        if (!buf)
-                return NULL;
-
-        memcpy(buf, SPOOL_MAGIC, SPOOL_MAGIC_LEN);
-        p = put_u32(buf + SPOOL_MAGIC_LEN, SPOOL_VERSION);
-        p = put_u64(p, (uint64_t) e->received_ms);
-        for (size_t i = 0; i < ENTRY_STRINGS; i++)
-                p = put_string(p, entry_strings(e, i));
-        p = put_u64(p, e->len);
-        assert((size_t) (p - buf) == len);
-        *ret_len = len;
-        return buf;
-}
-
-typedef struct {
-        const unsigned char *p;
-        size_t left;
-        const char *error;   /* the first thing wrong, or NULL */
-        bool no_memory;
-} Reader;
-
-static uint64_t get_uint(Reader *r, size_t bytes)
-{
-        uint64_t v = 0;
-
-        if (r->error)
-                return 0;
-        if (r->left < bytes) {
-                r->error = "truncated";
-                return 0;
-        }
-        for (size_t i = 0; i < bytes; i++)
-                v |= (uint64_t) r->p[i] << (8 * i);
-        r->p += bytes;
-        r->left -= bytes;
-        return v;
-}
-
-/* A string field into a malloc'd copy (*ret NULL when absent). */
-static void get_string(Reader *r, char **ret)
-{
-        uint64_t n = get_uint(r, 4);
-
-        *ret = NULL;
-        if (r->error || n == SPOOL_ABSENT)
-                return;
-        if (n > r->left) {
-                r->error = "a field is longer than the file";
-                return;
-        }
-        if (memchr(r->p, '\0', n)) {
-                r->error = "a field holds a NUL byte";
-                return;
-        }
-        *ret = strndup((const char *) r->p, n);
-        if (!*ret) {
-                r->error = "out of memory";
-                r->no_memory = true;
-        }
-        r->p += n;
-        r->left -= n;
-}
-
-static bool copy_bounded(char *out, size_t size, const char *s)
-{
-        if (!s || strlen(s) >= size)
-                return false;
-        memcpy(out, s, strlen(s) + 1);
-        return true;
-}
-
-/* The fields after the version into e; sets r->error when they are not
- * an entry. */
-static void entry_decode(Reader *r, SpoolEntry *e)
-{
-        _cleanup_(freep) char *provider = NULL;
-        _cleanup_(freep) char *addr = NULL;
-        _cleanup_(freep) char *request_id = NULL;
-        uint64_t len;
-
-        e->received_ms = (int64_t) get_uint(r, 8);
-        get_string(r, &provider);
-        get_string(r, &addr);
-        get_string(r, &request_id);
-        get_string(r, &e->resource);
-        get_string(r, &e->content_type);
-        get_string(r, &e->project);
-        len = get_uint(r, 8);
-        if (r->error)
-                return;
-        if (!provider || provider_from_name(provider, &e->provider) < 0)
-                r->error = "unknown provider";
-        else if (!copy_bounded(e->remote_addr, sizeof(e->remote_addr), addr) ||
-                 !copy_bounded(e->request_id, sizeof(e->request_id), request_id))
-                r->error = "client address or request id missing or too long";
-        else if (len != r->left)
-                r->error = "the body length does not match the file's size";
-        if (r->error)
-                return;
-
-        e->body = malloc(len + 1);
-        if (!e->body) {
-                r->error = "out of memory";
-                r->no_memory = true;
-                return;
-        }
-        memcpy(e->body, r->p, len);
-        e->body[len] = '\0';
-        e->len = len;
-}
-
-/* 0, -EBADMSG with *ret_why, or -ENOMEM. */
-static int file_decode(const unsigned char *buf, size_t size, SpoolEntry *e,
-                       const char **ret_why)
-{
-        Reader r = { buf, size, NULL, false };
-        uint64_t version;
-
-        if (size < SPOOL_MAGIC_LEN || memcmp(buf, SPOOL_MAGIC, SPOOL_MAGIC_LEN) != 0) {
-                *ret_why = "not a spool file (bad magic)";
-                return -EBADMSG;
-        }
-        r.p += SPOOL_MAGIC_LEN;
-        r.left -= SPOOL_MAGIC_LEN;
-        version = get_uint(&r, 4);
-        if (!r.error && version != SPOOL_VERSION)
-                r.error = "unknown format version (this stride-webhooks reads "
-                          "version 1; a newer one wrote it)";
-        if (!r.error)
-                entry_decode(&r, e);
-        *ret_why = r.error;
-        return r.no_memory ? -ENOMEM : r.error ? -EBADMSG : 0;
-}
-
-static int read_all(int fd, unsigned char *buf, size_t size)
-{
-        size_t done = 0;
-
-        while (done < size) {
-                ssize_t n = read(fd, buf + done, size - done);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -EBADMSG;
-                done += (size_t) n;
-        }
-        return 0;
-}
-
-static int open_entry(Spool *s, const char *name, size_t *ret_size,
-                      char *why, size_t why_size)
-{
-        struct stat st;
-        int fd, r;
-
-        fd = openat(s->spool_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-                r = -errno;
-                if (fd >= 0)
-                        close(fd);
-                snprintf(why, why_size, "cannot read it: %s", strerror(-r));
-                return r;
-        }
-        if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size > s->max_bytes ||
-            (uint64_t) st.st_size >= SIZE_MAX) {
-                close(fd);
-                snprintf(why, why_size, "not a spool file (%s)", S_ISREG(st.st_mode) ?
-                         "larger than SPOOL_MAX_BYTES" : "not a regular file");
-                return -EBADMSG;
-        }
-        *ret_size = (size_t) st.st_size;
-        return fd;
-}
-
 int spool_read(Spool *s, const char *name, SpoolEntry **ret, char *why,
                size_t why_size)
 {
-        _cleanup_(closep) int fd = -1;
-        _cleanup_(freep) unsigned char *buf = NULL;
-        const char *bad = NULL;
-        SpoolEntry *e;
-        size_t size = 0;
-        int r;
-
-        *ret = NULL;
-        why[0] = '\0';
-        fd = open_entry(s, name, &size, why, why_size);
-        if (fd < 0)
-                return fd;
-
-        buf = malloc(size + 1);
-        e = calloc(1, sizeof(*e));
-        if (!buf || !e) {
-                free(e);
-                snprintf(why, why_size, "out of memory");
-                return -ENOMEM;
-        }
-        r = read_all(fd, buf, size);
-        if (r == 0)
-                r = file_decode(buf, size, e, &bad);
-        else if (r == -EBADMSG)
-                bad = "truncated";
-        if (r < 0) {
-                spool_entry_free(e);
-                if (bad)
-                        snprintf(why, why_size, "%s", bad);
-                else
-                        snprintf(why, why_size, "cannot read it: %s", strerror(-r));
-                return r;
-        }
-        snprintf(e->name, sizeof(e->name), "%s", name);
-        *ret = e;
-        return 0;
-}
-
-/* ---- the folders ---- */
-
-/* "<13 digits>-<7 digits>-<10 digits>.req", as entry_store names them. */
-static bool is_entry_name(const char *name)
-{
-        static const char pattern[] = "ddddddddddddd-ddddddd-dddddddddd" SPOOL_SUFFIX;
-
-        for (size_t i = 0; i < sizeof(pattern); i++) {
-                bool digit = name[i] >= '0' && name[i] <= '9';
-
-                if (pattern[i] == 'd' ? !digit : name[i] != pattern[i])
-                        return false;
-        }
-        return true;
-}
-
-static int listed(const struct dirent *de)
-{
-        return de->d_name[0] != '.' && (de->d_type == DT_REG || de->d_type == DT_UNKNOWN);
-}
-
-/* Byte order, whatever the locale: entry names sort in arrival order. */
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-        return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-/* The files of a folder, sorted by name. */
-static int listing_read(int dir_fd, Listing *ret)
-{
-        int n = scandirat(dir_fd, ".", &ret->entries, listed, by_name);
-
-        if (n < 0)
-                return -errno;
-        ret->n = (size_t) n;
-        return 0;
-}
-
-static void listing_free(Listing *l)
-{
-        for (size_t i = 0; i < l->n; i++)
-                free(l->entries[i]);
-        free(l->entries);
-        *l = (Listing) { NULL, 0 };
-}
-
-static int open_subdir(int root_fd, const char *root, const char *name,
-                       bool *created, char **ret_error)
-{
-        int fd;
-
-        if (mkdirat(root_fd, name, 0700) == 0)
-                *created = true;
-        else if (errno != EEXIST)
-                goto fail;
-        fd = openat(root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0)
-                return fd;
-fail:
-        fd = -errno;
-        if (asprintf(ret_error, "cannot use %s/%s: %s", root, name, strerror(-fd)) < 0)
-                *ret_error = NULL;
-        return fd;
-}
-
-static int open_folders(Spool *s, char **ret_error)
-{
-        _cleanup_(closep) int root_fd = -1;
-        bool created = false;
-
-        if (mkdir(s->root, 0700) < 0 && errno != EEXIST)
-                goto fail;
-        root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (root_fd < 0)
-                goto fail;
-
-        s->spool_fd = open_subdir(root_fd, s->root, "spool", &created, ret_error);
-        if (s->spool_fd < 0)
-                return s->spool_fd;
-        s->incoming_fd = open_subdir(root_fd, s->root, "incoming", &created, ret_error);
-        if (s->incoming_fd < 0)
-                return s->incoming_fd;
-        s->dead_fd = open_subdir(root_fd, s->root, "dead", &created, ret_error);
-        if (s->dead_fd < 0)
-                return s->dead_fd;
-
-        /* A new spool/ must itself survive a crash for its entries to. */
-        if (created && fsync(root_fd) < 0)
-                goto fail;
-        return 0;
-
-fail:
-        {
-                int r = -errno;
-
-                if (asprintf(ret_error, "cannot use the state directory %s: %s",
-                             s->root, strerror(-r)) < 0)
-                        *ret_error = NULL;
-                return r;
-        }
-}
-
-/* Leftovers in incoming/ were never answered: their senders retry. */
-static void clean_incoming(Spool *s)
-{
-        Listing l;
-
-        if (listing_read(s->incoming_fd, &l) < 0)
-                return;
-        for (size_t i = 0; i < l.n; i++)
-                unlinkat(s->incoming_fd, l.entries[i]->d_name, 0);
-        listing_free(&l);
-}
-
-static int count_folder(int dir_fd, size_t *ret_n, uint64_t *ret_bytes)
-{
-        Listing l;
-        int r;
-
-        r = listing_read(dir_fd, &l);
-        if (r < 0)
-                return r;
-        *ret_n = 0;
-        *ret_bytes = 0;
-        for (size_t i = 0; i < l.n; i++) {
-                struct stat st;
-
-                if (fstatat(dir_fd, l.entries[i]->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    !S_ISREG(st.st_mode))
-                        continue;
-                (*ret_n)++;
-                *ret_bytes += (uint64_t) st.st_size;
-        }
-        listing_free(&l);
-        return 0;
+        return spoolfile_read(&s->folders, s->max_bytes, name, ret, why,
+                              why_size);
 }
 
 /* ---- entries the live path still has at the store ---- */
@@ -700,80 +278,32 @@ static void account_removed(Spool *s, uint64_t size)
  * (-ENOENT: someone else did). */
 static int entry_unlink(Spool *s, const char *name)
 {
-        struct stat st;
+        uint64_t size;
+        int r;
 
-        if (fstatat(s->spool_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-            unlinkat(s->spool_fd, name, 0) < 0)
-                return -errno;
-        account_removed(s, (uint64_t) st.st_size);
-        return 0;
+        r = spoolfile_unlink(&s->folders, name, &size);
+        if (r == 0)
+                account_removed(s, size);
+        return r;
 }
 
 /* Moves an entry to dead/: 0, or a negative errno (-ENOENT: gone). */
 static int entry_bury(Spool *s, const char *name)
 {
-        struct stat st, there;
-        bool replaces;
+        uint64_t size;
+        bool replaced;
+        int r;
 
-        if (fstatat(s->spool_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return -errno;
-        replaces = fstatat(s->dead_fd, name, &there, AT_SYMLINK_NOFOLLOW) == 0;
-        if (renameat(s->spool_fd, name, s->dead_fd, name) < 0)
-                return -errno;
-        account_removed(s, (uint64_t) st.st_size);
-        if (!replaces)
+        r = spoolfile_bury(&s->folders, name, &size, &replaced);
+        if (r < 0)
+                return r;
+        account_removed(s, size);
+        if (!replaced)
                 atomic_fetch_add(&s->dead, 1);
         return 0;
 }
 
 /* ---- the spool thread ---- */
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
-/* A full disk, or a quota, is a full spool to the sender. */
-static int disk_error(int r)
-{
-        return r == -EDQUOT || r == -EFBIG ? -ENOSPC : r;
-}
-
-/* Writes and syncs e as incoming/NAME. */
-static int file_write(Spool *s, const SpoolEntry *e, const unsigned char *hdr,
-                      size_t hdr_len)
-{
-        int fd, r;
-
-        fd = openat(s->incoming_fd, e->name,
-                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return disk_error(-errno);
-        r = write_all(fd, hdr, hdr_len);
-        if (r == 0)
-                r = write_all(fd, e->body, e->len);
-        if (r == 0 && fsync(fd) < 0)
-                r = -errno;
-        if (close(fd) < 0 && r == 0)
-                r = -errno;
-        if (r < 0)
-                unlinkat(s->incoming_fd, e->name, 0);
-        return disk_error(r);
-}
 
 static int entry_store_as(Spool *s, SpoolEntry *e, unsigned seq);
 
@@ -800,16 +330,15 @@ static int entry_store_as(Spool *s, SpoolEntry *e, unsigned seq)
         uint64_t size;
         int r;
 
-        snprintf(e->name, sizeof(e->name), "%013" PRId64 "-%07u-%010u" SPOOL_SUFFIX,
-                 e->received_ms > 0 ? e->received_ms : 0, s->pid, seq);
-        hdr = header_encode(e, &hdr_len);
+        spoolfile_name(e, s->pid, seq);
+        hdr = spoolfile_header(e, &hdr_len);
         if (!hdr)
                 return -ENOMEM;
         size = hdr_len + e->len;
         if (atomic_load(&s->bytes) + size > s->max_bytes)
                 return -ENOSPC;
 
-        r = file_write(s, e, hdr, hdr_len);
+        r = spoolfile_write(&s->folders, e, hdr, hdr_len);
         if (r < 0)
                 return r;
 
@@ -821,15 +350,12 @@ static int entry_store_as(Spool *s, SpoolEntry *e, unsigned seq)
          * spool is drained again. */
         if (!atomic_exchange(&s->fallback, true))
                 s->tell_fallback = true;
-        if (renameat2(s->incoming_fd, e->name, s->spool_fd, e->name,
-                      RENAME_NOREPLACE) < 0) {
-                r = -errno;
+        r = spoolfile_publish(&s->folders, e->name);
+        if (r < 0) {
                 unhold(s, e->name);
                 account_removed(s, size);
-                unlinkat(s->incoming_fd, e->name, 0);
-                return r;
         }
-        return 0;
+        return r;
 }
 
 /* Once for each cause, until a write succeeds again. */
@@ -871,7 +397,7 @@ static void write_batch(Spool *s, SpoolEntry *batch)
                         log_write_failure(s, e->error_);
         }
 
-        if (written > 0 && fsync(s->spool_fd) < 0) {
+        if (written > 0 && fsync(s->folders.spool_fd) < 0) {
                 r = -errno;
                 log_write_failure(s, r);
                 for (SpoolEntry *e = batch; e; e = e->next_)
@@ -1224,13 +750,14 @@ static ReplayOutcome replay_one(Spool *s, const char *name)
  * database cannot take now, and passing over those the live path still
  * has at the store. Files that no spool wrote go to dead/ first,
  * wherever they sort. *ret_progress: some entry was dealt with. */
-static ReplayOutcome replay_pass(Spool *s, const Listing *l, bool *ret_progress)
+static ReplayOutcome replay_pass(Spool *s, const SpoolListing *l,
+                                 bool *ret_progress)
 {
         ReplayOutcome worst = REPLAY_DONE;
 
         *ret_progress = false;
         for (size_t i = 0; i < l->n; i++)
-                if (!is_entry_name(l->entries[i]->d_name) &&
+                if (!spoolfile_is_entry_name(l->entries[i]->d_name) &&
                     bury(s, l->entries[i]->d_name, NULL, 0, "not a spool entry's name") ==
                     REPLAY_STUCK)
                         worst = REPLAY_STUCK;
@@ -1238,7 +765,8 @@ static ReplayOutcome replay_pass(Spool *s, const Listing *l, bool *ret_progress)
         for (size_t i = 0; i < l->n && !replay_stopping(s); i++) {
                 ReplayOutcome o;
 
-                if (!is_entry_name(l->entries[i]->d_name) || is_held(s, l->entries[i]->d_name))
+                if (!spoolfile_is_entry_name(l->entries[i]->d_name) ||
+                    is_held(s, l->entries[i]->d_name))
                         continue;
                 *ret_progress = true;
                 o = replay_one(s, l->entries[i]->d_name);
@@ -1273,7 +801,7 @@ static void *replay_main(void *arg)
 
         while (!replay_stopping(s)) {
                 ReplayOutcome o = REPLAY_RETRY;
-                Listing l = { NULL, 0 };
+                SpoolListing l = { NULL, 0 };
                 bool progress = true;
 
                 /* Entries written from here on are seen by this pass or
@@ -1282,14 +810,14 @@ static void *replay_main(void *arg)
                 s->work = false;
                 pthread_mutex_unlock(&s->replay_lock);
 
-                if (listing_read(s->spool_fd, &l) == 0) {
+                if (spoolfile_list(s->folders.spool_fd, &l) == 0) {
                         if (l.n == 0) {
                                 log_drained(s);
                                 wait_work(s, 0);
                                 continue;
                         }
                         o = replay_pass(s, &l, &progress);
-                        listing_free(&l);
+                        spoolfile_list_free(&l);
                 }
                 if (o != REPLAY_DONE) {
                         wait_retry(s, &backoff_ms);
@@ -1330,7 +858,7 @@ static Spool *spool_new(const Config *c, Store *store)
         s->store = store;
         s->max_bytes = c->spool_max_bytes;
         s->pid = (unsigned) getpid();
-        s->spool_fd = s->incoming_fd = s->dead_fd = -1;
+        s->folders = (SpoolFolders) { -1, -1, -1 };
         atomic_init(&s->pending, 0);
         atomic_init(&s->bytes, 0);
         atomic_init(&s->dead, 0);
@@ -1354,9 +882,9 @@ static int spool_count(Spool *s, char **ret_error)
         uint64_t bytes, ignored;
         int r;
 
-        r = count_folder(s->spool_fd, &n, &bytes);
+        r = spoolfile_count(s->folders.spool_fd, &n, &bytes);
         if (r == 0)
-                r = count_folder(s->dead_fd, &dead, &ignored);
+                r = spoolfile_count(s->folders.dead_fd, &dead, &ignored);
         if (r < 0) {
                 if (asprintf(ret_error, "cannot read the spool in %s: %s", s->root,
                              strerror(-r)) < 0)
@@ -1398,9 +926,9 @@ int spool_open(Spool **ret, const Config *c, Store *store, char **ret_error)
         s = spool_new(c, store);
         if (!s)
                 return -ENOMEM;
-        r = open_folders(s, ret_error);
+        r = spoolfile_open(&s->folders, s->root, ret_error);
         if (r == 0) {
-                clean_incoming(s);
+                spoolfile_clean_incoming(&s->folders);
                 r = spool_count(s, ret_error);
         }
         if (r == 0)
@@ -1442,9 +970,7 @@ void spool_close(Spool *s)
                 s->held = n->next;
                 free(n);
         }
-        closep(&s->spool_fd);
-        closep(&s->incoming_fd);
-        closep(&s->dead_fd);
+        spoolfile_close(&s->folders);
         pthread_cond_destroy(&s->replay_wake);
         pthread_mutex_destroy(&s->replay_lock);
         pthread_cond_destroy(&s->write_wake);

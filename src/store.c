@@ -17,6 +17,7 @@
 
 #include <libpq-fe.h>
 
+#include "auth.h"
 #include "log.h"
 #include "store.h"
 #include "text.h"
@@ -87,8 +88,27 @@ typedef struct {
         char *error_trace;
         char digest[2 + 64 + 1];
         char event_ms[24];
+        char occurrence_id[8 + 64 + 1];  /* a long one, hashed */
         const char *values[STORE_INGEST_PARAMS];
 } Call;
+
+/* Occurrence ids are part of a primary key, and PostgreSQL refuses index
+ * entries of more than about 2.7 kB: a longer id (nothing real sends
+ * one) is stored as its hash, which keeps it unique. */
+#define OCCURRENCE_ID_MAX 256
+
+static const char *occurrence_key(const char *id, char out[8 + 64 + 1])
+{
+        unsigned char h[32];
+
+        if (!id || strlen(id) <= OCCURRENCE_ID_MAX)
+                return id;
+        if (auth_sha256(id, strlen(id), h) < 0)
+                return NULL;
+        memcpy(out, "sha256:", 7);
+        text_hex(h, sizeof(h), out + 7);
+        return out;
+}
 
 static const char *const action_names[] = {
         [ACTION_CREATED] = "created",
@@ -240,8 +260,20 @@ static PGconn *connect_db(const char *url, char *why, size_t size)
                 "keepalives_count", "dbname", NULL,
         };
         const char *values[] = { "5", "30", "10", "3", url, NULL };
-        char msg[200];
+        char msg[200], *err = NULL;
+        PQconninfoOption *opts;
         PGconn *conn;
+
+        /* libpq's parse errors quote the URL, password and all: check it
+         * first and say no more than that it is wrong. */
+        opts = PQconninfoParse(url, &err);
+        PQfreemem(err);
+        if (!opts) {
+                snprintf(why, size, "database unavailable: DATABASE_URL is not a valid "
+                         "libpq URI or conninfo string (not shown: it may hold a password)");
+                return NULL;
+        }
+        PQconninfoFree(opts);
 
         conn = PQconnectdbParams(keys, values, 1);
         if (!conn) {
@@ -401,7 +433,7 @@ static int call_prepare(const Store *s, const Delivery *d, Call *c)
         v[0] = provider_name(a->provider);
         v[1] = event_names[a->event];
         v[2] = a->occurrence ? "true" : "false";
-        v[3] = a->occurrence_id;
+        v[3] = occurrence_key(a->occurrence_id, c->occurrence_id);
         v[4] = a->external_id;
         v[5] = nonempty(d->url_project);
         v[6] = nonempty(d->mapped_project);

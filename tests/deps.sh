@@ -8,6 +8,7 @@ packages=(
 	libh2o-evloop-dev libssl-dev libyajl-dev libgnutls28-dev libpq-dev libsystemd-dev
 	postgresql curl gnutls-bin openssl jq python3 systemd
 	debhelper dpkg-dev lintian rpm rpmlint systemd-container debootstrap zstd
+	clang libclang-rt-14-dev llvm man-db
 )
 
 missing=()

@@ -626,6 +626,28 @@ static void test_event_ids(Store *s)
         delivery_free(d);
 }
 
+/* An occurrence id longer than an index entry may be (a hostile or
+ * broken sender) is stored by its hash, and still counted once. */
+static void test_long_occurrence_id(Store *s)
+{
+        char *id = malloc(12001);
+        Delivery *d;
+
+        memset(id, 'e', 12000);
+        id[12000] = '\0';
+        d = run(s, delivery(ALERT_OPEN, "sentry:i:long:1", NULL, 1));
+        check_int(d->status, 201);
+        delivery_free(d);
+        next_key();
+        for (int i = 0; i < 2; i++) {
+                d = run(s, delivery(ALERT_OPEN, "sentry:i:long:1", id, 2));
+                check_int(d->status, 200);
+                check_int(d->occurrences, 2);
+                delivery_free(d);
+        }
+        free(id);
+}
+
 /* Occurrences that arrive out of their order (retries, deliveries at
  * once): the newest keeps the details, the others go among the earlier
  * ones by their time, newest first. */
@@ -974,6 +996,7 @@ int main(int argc, char **argv)
         test_state_changes(a);
         test_resolve_before_trigger(a);
         test_event_ids(a);
+        test_long_occurrence_id(a);
         test_late_occurrences(a);
         test_projects(a);
         test_reporter();

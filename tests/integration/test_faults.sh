@@ -268,6 +268,29 @@ assert_eq "no connection was dropped: every delivery was answered 2xx or 202" 80
 	"$(answered term '2[0-9][0-9]')"
 wait_for 60 spool_empty
 check_stored term
+
+echo "# SIGTERM with idle connections open (keep-alive, a bare TCP one)"
+python3 - "$PORT" "$CERT" <<'PY' &
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+held = []
+for i in range(3):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
+                        server_hostname="127.0.0.1")
+    s.sendall(b"GET /api/webhooks/sentry HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.recv(1000)
+    held.append(s)
+held.append(socket.create_connection(("127.0.0.1", int(sys.argv[1]))))
+time.sleep(8)
+PY
+holder=$!
+sleep 2
+stopped=$(running_pid)
+kill -TERM "$stopped"
+wait_for 20 grep -q "^exited $stopped" "$WORK/events"
+assert_eq "it still exits 0" "exited $stopped 0" "$(grep "^exited $stopped" "$WORK/events")"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
 daemon_stop
 
 echo "# the spool's file system full, with PostgreSQL stopped"

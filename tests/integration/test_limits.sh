@@ -187,6 +187,32 @@ assert_contains "that is logged with the address" "$(log)" \
 deliver newrelic newrelic_workflow_activated
 assert_eq "other addresses are still served" 201 "$STATUS"
 
+echo "# one client cannot flood the log with refusals"
+before=$(wc -l <"$WORK/daemon.log")
+python3 - "$PORT" "$CERT" <<'PY'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), source_address=("127.0.0.6", 0)),
+                    server_hostname="127.0.0.1")
+for i in range(2):     # at most MAX_REQUESTS_PER_CONNECTION (3) on a connection
+    s.sendall(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.recv(4096)
+for n in range(150):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), source_address=("127.0.0.6", 0)),
+                        server_hostname="127.0.0.1")
+    s.sendall(b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    while s.recv(4096):
+        pass
+PY
+from6=$(tail -n +$((before + 1)) "$WORK/daemon.log" | grep -c 'from 127.0.0.6')
+assert_eq "152 refusals from one address leave 60 lines and one that says the rest is not logged" 61 "$from6"
+assert_contains "that line says so" "$(log)" "webhook requests from 127.0.0.6: more than 60 refusals"
+
+echo "# a token with a NUL byte in the query string is no token"
+request POST "/api/webhooks/sentry?token=$SECRET%00junk" "$DATA/sentry/sentry_issue_created.json" \
+	--interface 127.0.0.7
+assert_eq "?token=SECRET%00junk is refused" 401 "$STATUS"
+
 echo "# log hygiene: client strings are escaped and cut"
 request GET "/api/webhooks/%1b%5b31mred$(head -c 3000 /dev/zero | tr '\0' 'x')"
 assert_eq "an odd path gets 404" 404 "$STATUS"

@@ -41,6 +41,10 @@ assert_contains "a certificate expiring within 14 days is a warning at start" "$
 	"expires in"
 serve_once
 assert_contains "no secret: a warning at every start" "$ONCE_LOG" "no webhook secret for sentry"
+serve_once DATABASE_URL='postgresql://webhooks:Sup3r%zzSecretPw@localhost/stride'
+assert_contains "a malformed DATABASE_URL is named" "$ONCE_LOG" "DATABASE_URL is not a valid"
+assert_not_contains "without its password" "$ONCE_LOG" "Sup3r"
+
 
 echo "# secrets: rotation and systemd credentials"
 mkdir -p "$WORK/creds"
