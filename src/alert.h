@@ -87,6 +87,18 @@ int alert_setf(char **field, const char *format, ...)
  * A key that is already there gets the new value appended (", "), so keys
  * stay unique. Returns 0 or -ENOMEM. */
 int alert_add_tag(Alert *a, const char *key, const char *value);
+/* The value of a tag, or NULL. */
+const char *alert_tag(const Alert *a, const char *key);
+
+/* Personal data, which never goes into an issue (DESIGN section 7): a
+ * key naming a user, an email, an IP address, a cookie or a secret; a
+ * value holding an email address or being an IP address. */
+bool alert_tag_is_personal(const char *key, const char *value);
+/* Does s contain something that looks like an email address? */
+bool alert_has_email(const char *s);
+/* A copy of s with every email address replaced by "[email]"; NULL on
+ * ENOMEM. */
+char *alert_redact_emails(const char *s);
 
 /* The Markdown description of the issue: message, culprit, stack trace,
  * environment, release, tags, links. Caller frees. */
@@ -99,7 +111,6 @@ char *alert_render_error_trace(const Alert *a, int64_t occurrence_count);
 /* ---- What every provider mapper takes and gives (src/providers/). ---- */
 
 struct JsonValue;
-struct JsonWriter;
 
 typedef struct {
         const struct JsonValue *root;  /* the parsed body */
@@ -120,70 +131,12 @@ typedef MapResult (*MapFunc)(const MapInput *in, Alert *ret,
 /* {"test":"webhook"}: the setup guide's endpoint check. */
 bool alert_is_setup_test(const struct JsonValue *root);
 
-/* ---- Helpers the three mappers share. ---- */
-
+/* What a mapped Alert keeps to. The helpers the mappers share are in
+ * src/providers/mapping.h. */
 #define ALERT_TITLE_MAX 255      /* bytes: issues."title" is varchar(255) */
 #define ALERT_TRACE_MAX 65536    /* bytes of stack trace in an issue */
 #define ALERT_TAGS_MAX 100
 #define ALERT_ID_MAX 512         /* bytes of external id, see alert_map_done */
-
-/* alert_set, alert_setf, alert_add_tag*, alert_set_title and
- * alert_set_context return only 0 or -ENOMEM, so a mapper may OR a run of
- * them into one result. */
-
-/* The text of an optional field (json_text): NULL for null, missing, ""
- * and the placeholders "NA", "N/A", "Not Available". */
-const char *alert_opt_text(const struct JsonValue *v);
-/* The same for json_path(root, path). */
-const char *alert_opt_path(const struct JsonValue *root, const char *path);
-/* The first element's text of an array, or the text of a scalar. */
-const char *alert_first_text(const struct JsonValue *v);
-
-/* A provider's time as epoch milliseconds: numbers or numeric strings in
- * seconds (fractions allowed) or milliseconds (>= 1e12), or ISO 8601 text
- * with Z, +hh:mm or no zone (UTC) and an optional fraction. 0 when
- * missing, unparsable, or outside the years 2000 to 9999. */
-int64_t alert_time_ms(const struct JsonValue *v);
-int64_t alert_parse_time(const char *s);
-
-/* Sets a->title to s made one line, trimmed and cut at ALERT_TITLE_MAX
- * bytes on a character boundary; when s has no text, to fallback. */
-int alert_set_title(Alert *a, const char *s, const char *fallback);
-
-/* Adds tags from one comma-separated string ("env:prod, monitor,
- * image:reg:5000/app"): split on ',', trimmed, key and value split at the
- * first ':', a tag without one keeps an empty value. */
-int alert_add_tag_list(Alert *a, const char *list);
-/* Adds each element of an array (or a scalar) as a tag named key. */
-int alert_add_tag_values(Alert *a, const char *key,
-                         const struct JsonValue *v);
-/* The value of a tag, or NULL. */
-const char *alert_tag(const Alert *a, const char *key);
-
-/* Personal data, which never goes into an issue (DESIGN section 7): a
- * key naming a user, an email, an IP address, a cookie or a secret; a
- * value holding an email address or being an IP address. */
-bool alert_tag_is_personal(const char *key, const char *value);
-/* Does s contain something that looks like an email address? */
-bool alert_has_email(const char *s);
-
-/* errorTrace.context: writes "key":value when value is not NULL and is
- * not personal. */
-void alert_context_string(struct JsonWriter *w, const char *key,
-                          const char *value);
-/* Finishes w (an object) into a->context_json; "{}" leaves it NULL.
- * Returns 0 or -ENOMEM. */
-int alert_set_context(Alert *a, struct JsonWriter *w);
-
-/* A mapper's last step. On MAP_ALERT (a has its external id and title)
- * redacts email addresses from the free text, drops an actor that is an
- * email address, shortens an external id longer than ALERT_ID_MAX (its
- * start, ':' and the SHA-256 hex of the whole), and moves *a into *ret,
- * or answers MAP_NO_MEMORY when that fails; for any other r, or
- * r_errno < 0 (MAP_NO_MEMORY), frees *a and leaves *ret empty. */
-MapResult alert_map_done(Alert *a, MapResult r, int r_errno, Alert *ret,
-                         char *reason, size_t reason_size);
-/* Writes a printf-style reason (when reason_size > 0) and returns r. */
-MapResult alert_map_reason(MapResult r, char *reason, size_t reason_size,
-                           const char *format, ...)
-        __attribute__((format(printf, 4, 5)));
+/* The times alert_time_ms accepts and errorTrace.timestamp shows. */
+#define ALERT_TIME_MIN_MS INT64_C(946684800000)     /* 2000-01-01T00:00:00Z */
+#define ALERT_TIME_MAX_MS INT64_C(253402300799999)  /* 9999-12-31T23:59:59.999Z */

@@ -9,6 +9,7 @@
 #include "json.h"
 #include "text.h"
 #include "alert.h"
+#include "mapping.h"
 
 #define EMOJI "\xf0\x9f\x92\xa5"        /* U+1F4A5, four bytes */
 

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "datadog.h"
 #include "json.h"
+#include "mapping.h"
 #include "text.h"
 
 typedef struct {

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "json.h"
+#include "mapping.h"
 #include "sentry.h"
 #include "text.h"
 
