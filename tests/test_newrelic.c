@@ -1,12 +1,12 @@
 /* Unit tests for src/providers/newrelic.c: every recorded New Relic payload
  * in tests/data/newrelic (argv[1] is tests/data) mapped and checked field
  * by field, then the shapes that have no recording. */
-#include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
 #include "check.h"
 #include "json.h"
+#include "mapper_check.h"
 #include "newrelic.h"
 
 #define ISSUE "3f6c0d52-8b7e-4a1d-9c2f-6e5b4a3d2c1b"
@@ -15,197 +15,6 @@
         "'Checkout error rate'"
 #define DETAILS "Error percentage > 5.0% for at least 5 minutes on 'checkout-api'"
 #define INCIDENT_URL "https://alerts.newrelic.example.com/accounts/3300123/incidents/98765432"
-
-static const char *data_dir = "tests/data";
-
-typedef struct {
-        const char *name;
-        MapResult result;
-        const char *reason;             /* MAP_ALERT: "" */
-        AlertEvent event;
-        bool occurrence;
-        const char *kind, *external_id, *occurrence_id, *title;
-        Severity severity;
-        const char *message, *culprit, *environment, *release, *link;
-        const char *project, *actor, *fingerprint;
-        int64_t timestamp_ms;
-        const char *tags[8][2];         /* value NULL: the tag must be absent */
-        const char *trace;              /* its first lines, exactly */
-        const char *context;
-        int personal;                   /* emails and IP addresses in the body */
-} Sample;
-
-/* ---- The harness (the same in each mapper's test). ---- */
-
-static char *read_sample(const char *name, const char *ext, size_t *ret_len)
-{
-        char path[512];
-        char *r;
-
-        snprintf(path, sizeof(path), "%s/newrelic/%s.%s", data_dir, name, ext);
-        r = check_read_file(path, ret_len);
-        if (!r)
-                fprintf(stderr, "cannot read %s\n", path);
-        check(r != NULL);
-        return r;
-}
-
-static MapResult map_text(const char *body, size_t len, Alert *a,
-                          char *reason, size_t size)
-{
-        JsonError e;
-        Json *doc = NULL;
-        MapInput in = { 0 };
-        MapResult r = MAP_UNRECOGNISED;
-
-        check_int(json_parse(body, len, NULL, &doc, &e), 0);
-        in.root = json_root(doc);
-        if (doc)
-                r = newrelic_map(&in, a, reason, size);
-        json_free(doc);
-        return r;
-}
-
-static bool local_char(char c)
-{
-        return isalnum((unsigned char) c) || (c && strchr("._%+-", c));
-}
-
-/* Emails (a domain ending in letters) and dotted-quad IPv4 addresses in
- * the raw body, found independently of the code under test. */
-static size_t find_personal(const char *body, char found[][128], size_t max)
-{
-        size_t n = 0;
-
-        for (const char *p = body; *p && n < max; p++) {
-                const char *s = p, *e = p, *tld = NULL;
-                unsigned dots = 0;
-
-                if (*p == '@' && p > body && local_char(p[-1])) {
-                        for (s = p; s > body && local_char(s[-1]); s--)
-                                ;
-                        for (e = p + 1; isalnum((unsigned char) *e) || *e == '-' ||
-                             (*e == '.' && isalnum((unsigned char) e[1])); e++)
-                                if (*e == '.')
-                                        tld = e + 1;
-                        if (!tld || e - tld < 2)
-                                continue;
-                        for (const char *t = tld; t < e; t++)
-                                if (!isalpha((unsigned char) *t))
-                                        tld = NULL;
-                        if (!tld)
-                                continue;
-                } else if (isdigit((unsigned char) *p) &&
-                           (p == body || (!isdigit((unsigned char) p[-1]) && p[-1] != '.'))) {
-                        for (e = p; isdigit((unsigned char) *e) ||
-                             (*e == '.' && isdigit((unsigned char) e[1])); e++)
-                                dots += *e == '.';
-                        if (dots != 3 || *e == '.')
-                                continue;
-                } else
-                        continue;
-
-                snprintf(found[n], 128, "%.*s", (int) (e - s), s);
-                bool seen = false;
-                for (size_t i = 0; i < n; i++)
-                        seen = seen || strcmp(found[i], found[n]) == 0;
-                n += !seen;
-                p = e - 1;
-        }
-        return n;
-}
-
-static void check_absent(const char *s, char found[][128], size_t n)
-{
-        for (size_t i = 0; s && i < n; i++)
-                if (strstr(s, found[i])) {
-                        fprintf(stderr, "personal data \"%s\" in \"%.200s\"\n", found[i], s);
-                        check(!strstr(s, found[i]));
-                }
-}
-
-static void check_no_personal(const Alert *a, const char *body, int want)
-{
-        char found[16][128];
-        size_t n = find_personal(body, found, 16);
-        char *description = alert_render_description(a);
-        char *trace = alert_render_error_trace(a, 1);
-        const char *fields[] = {
-                a->kind, a->external_id, a->provider_project, a->occurrence_id,
-                a->title, a->message, a->culprit, a->environment, a->release,
-                a->fingerprint, a->stack_trace, a->link, a->actor,
-                a->context_json, description, trace,
-        };
-
-        check_int(n, want);
-        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-                check_absent(fields[i], found, n);
-        for (size_t i = 0; i < a->n_tags; i++) {
-                check_absent(a->tags[i].key, found, n);
-                check_absent(a->tags[i].value, found, n);
-        }
-        free(description);
-        free(trace);
-}
-
-static void check_trace_start(const char *trace, const char *want)
-{
-        char got[4096];
-
-        if (!want) {
-                check_str(trace, NULL);
-                return;
-        }
-        snprintf(got, sizeof(got), "%.*s", (int) strlen(want), trace ? trace : "");
-        check_str(got, want);
-}
-
-static void check_sample(const Sample *s)
-{
-        char reason[256] = "x";
-        size_t len;
-        char *body = read_sample(s->name, "json", &len);
-        Alert a;
-        MapResult r;
-
-        if (!body)
-                return;
-        fprintf(stderr, "-- %s\n", s->name);
-        r = map_text(body, len, &a, reason, sizeof(reason));
-        check_int(r, s->result);
-        check_str(reason, s->reason);
-        if (r != MAP_ALERT) {
-                check_str(a.external_id, NULL);
-                check_int(a.n_tags, 0);
-                free(body);
-                return;
-        }
-
-        check_int(a.provider, PROVIDER_NEWRELIC);
-        check_int(a.event, s->event);
-        check_int(a.occurrence, s->occurrence);
-        check_str(a.kind, s->kind);
-        check_str(a.external_id, s->external_id);
-        check_str(a.occurrence_id, s->occurrence_id);
-        check_str(a.title, s->title);
-        check_int(a.severity, s->severity);
-        check_str(a.message, s->message);
-        check_str(a.culprit, s->culprit);
-        check_str(a.environment, s->environment);
-        check_str(a.release, s->release);
-        check_str(a.link, s->link);
-        check_str(a.provider_project, s->project);
-        check_str(a.actor, s->actor);
-        check_str(a.fingerprint, s->fingerprint);
-        check_int(a.timestamp_ms, s->timestamp_ms);
-        check_str(a.context_json, s->context);
-        for (size_t i = 0; i < 8 && s->tags[i][0]; i++)
-                check_str(alert_tag(&a, s->tags[i][0]), s->tags[i][1]);
-        check_trace_start(a.stack_trace, s->trace);
-        check_no_personal(&a, body, s->personal);
-        alert_free(&a);
-        free(body);
-}
 
 /* ---- The recorded payloads. ---- */
 
@@ -236,7 +45,7 @@ static void check_sample(const Sample *s)
                    "\"eventType\":\"INCIDENT\",\"runbookUrl\":" \
                    "\"https://wiki.example.com/runbooks/checkout-errors\",\"product\":\"APM\"}"
 
-static const Sample samples[] = {
+static const MapperSample samples[] = {
         {
                 .name = "newrelic_workflow_activated", WORKFLOW_SAMPLE,
                 .event = ALERT_OPEN, .occurrence = true, .kind = "ACTIVATED/STATE_CHANGE",
@@ -315,14 +124,14 @@ static const Sample samples[] = {
 static void test_samples(void)
 {
         for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
-                check_sample(&samples[i]);
+                mapper_check_sample(&samples[i]);
 }
 
 /* ---- Shapes without a recording. ---- */
 
 static MapResult map_json(const char *json, Alert *a, char *reason)
 {
-        return map_text(json, strlen(json), a, reason, 256);
+        return mapper_map_text(json, strlen(json), NULL, a, reason, 256);
 }
 
 static void test_workflow_events(void)
@@ -454,9 +263,7 @@ static void test_reason_cut(void)
 
 int main(int argc, char **argv)
 {
-        if (argc > 1)
-                data_dir = argv[1];
-
+        mapper_check_init(argc, argv, PROVIDER_NEWRELIC, newrelic_map);
         test_samples();
         test_workflow_events();
         test_classic();

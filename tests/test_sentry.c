@@ -1,12 +1,12 @@
 /* Unit tests for src/providers/sentry.c: every recorded Sentry payload in
  * tests/data/sentry (argv[1] is tests/data) mapped and checked field by
  * field, then the shapes that have no recording. */
-#include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
 #include "check.h"
 #include "json.h"
+#include "mapper_check.h"
 #include "sentry.h"
 
 #define UUID "7d3c1e52-1f0a-4c6e-9b8a-2e5f4a6b7c80"
@@ -19,214 +19,6 @@
 #define METRIC_LINK "https://sentry.example.com/organizations/acme-synth/alerts/rules/" \
         "details/44021/?alert=118"
 #define METRIC_ID "sentry:" UUID ":incident:630512"
-
-static const char *data_dir = "tests/data";
-
-typedef struct {
-        const char *name;
-        MapResult result;
-        const char *reason;             /* MAP_ALERT: "" */
-        AlertEvent event;
-        bool occurrence;
-        const char *kind, *external_id, *occurrence_id, *title;
-        Severity severity;
-        const char *message, *culprit, *environment, *release, *link;
-        const char *project, *actor, *fingerprint;
-        int64_t timestamp_ms;
-        const char *tags[8][2];         /* value NULL: the tag must be absent */
-        const char *trace;              /* its first lines, exactly */
-        const char *context;
-        int personal;                   /* emails and IP addresses in the body */
-} Sample;
-
-/* ---- The harness (the same in each mapper's test). ---- */
-
-static char *read_sample(const char *name, const char *ext, size_t *ret_len)
-{
-        char path[512];
-        char *r;
-
-        snprintf(path, sizeof(path), "%s/sentry/%s.%s", data_dir, name, ext);
-        r = check_read_file(path, ret_len);
-        if (!r)
-                fprintf(stderr, "cannot read %s\n", path);
-        check(r != NULL);
-        return r;
-}
-
-/* The Sentry-Hook-Resource line of the .headers file, as http.c passes it. */
-static char *resource_of(const char *name, char *buf, size_t size)
-{
-        char *headers = read_sample(name, "headers", NULL);
-        const char *p = headers ? strstr(headers, "\nSentry-Hook-Resource: ") : NULL;
-        char *r = NULL;
-
-        if (p) {
-                p += strlen("\nSentry-Hook-Resource: ");
-                snprintf(buf, size, "%.*s", (int) strcspn(p, "\r\n"), p);
-                r = buf;
-        }
-        free(headers);
-        return r;
-}
-
-static MapResult map_text(const char *body, size_t len, const char *resource,
-                          Alert *a, char *reason, size_t size)
-{
-        JsonError e;
-        Json *doc = NULL;
-        MapInput in = { .resource = resource };
-        MapResult r = MAP_UNRECOGNISED;
-
-        check_int(json_parse(body, len, NULL, &doc, &e), 0);
-        in.root = json_root(doc);
-        if (doc)
-                r = sentry_map(&in, a, reason, size);
-        json_free(doc);
-        return r;
-}
-
-static bool local_char(char c)
-{
-        return isalnum((unsigned char) c) || (c && strchr("._%+-", c));
-}
-
-/* Emails (a domain ending in letters) and dotted-quad IPv4 addresses in
- * the raw body, found independently of the code under test. */
-static size_t find_personal(const char *body, char found[][128], size_t max)
-{
-        size_t n = 0;
-
-        for (const char *p = body; *p && n < max; p++) {
-                const char *s = p, *e = p, *tld = NULL;
-                unsigned dots = 0;
-
-                if (*p == '@' && p > body && local_char(p[-1])) {
-                        for (s = p; s > body && local_char(s[-1]); s--)
-                                ;
-                        for (e = p + 1; isalnum((unsigned char) *e) || *e == '-' ||
-                             (*e == '.' && isalnum((unsigned char) e[1])); e++)
-                                if (*e == '.')
-                                        tld = e + 1;
-                        if (!tld || e - tld < 2)
-                                continue;
-                        for (const char *t = tld; t < e; t++)
-                                if (!isalpha((unsigned char) *t))
-                                        tld = NULL;
-                        if (!tld)
-                                continue;
-                } else if (isdigit((unsigned char) *p) &&
-                           (p == body || (!isdigit((unsigned char) p[-1]) && p[-1] != '.'))) {
-                        for (e = p; isdigit((unsigned char) *e) ||
-                             (*e == '.' && isdigit((unsigned char) e[1])); e++)
-                                dots += *e == '.';
-                        if (dots != 3 || *e == '.')
-                                continue;
-                } else
-                        continue;
-
-                snprintf(found[n], 128, "%.*s", (int) (e - s), s);
-                bool seen = false;
-                for (size_t i = 0; i < n; i++)
-                        seen = seen || strcmp(found[i], found[n]) == 0;
-                n += !seen;
-                p = e - 1;
-        }
-        return n;
-}
-
-static void check_absent(const char *s, char found[][128], size_t n)
-{
-        for (size_t i = 0; s && i < n; i++)
-                if (strstr(s, found[i])) {
-                        fprintf(stderr, "personal data \"%s\" in \"%.200s\"\n", found[i], s);
-                        check(!strstr(s, found[i]));
-                }
-}
-
-static void check_no_personal(const Alert *a, const char *body, int want)
-{
-        char found[16][128];
-        size_t n = find_personal(body, found, 16);
-        char *description = alert_render_description(a);
-        char *trace = alert_render_error_trace(a, 1);
-        const char *fields[] = {
-                a->kind, a->external_id, a->provider_project, a->occurrence_id,
-                a->title, a->message, a->culprit, a->environment, a->release,
-                a->fingerprint, a->stack_trace, a->link, a->actor,
-                a->context_json, description, trace,
-        };
-
-        check_int(n, want);
-        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-                check_absent(fields[i], found, n);
-        for (size_t i = 0; i < a->n_tags; i++) {
-                check_absent(a->tags[i].key, found, n);
-                check_absent(a->tags[i].value, found, n);
-        }
-        free(description);
-        free(trace);
-}
-
-static void check_trace_start(const char *trace, const char *want)
-{
-        char got[4096];
-
-        if (!want) {
-                check_str(trace, NULL);
-                return;
-        }
-        snprintf(got, sizeof(got), "%.*s", (int) strlen(want), trace ? trace : "");
-        check_str(got, want);
-}
-
-static void check_sample(const Sample *s)
-{
-        char resource[64], reason[256] = "x";
-        size_t len;
-        char *body = read_sample(s->name, "json", &len);
-        Alert a;
-        MapResult r;
-
-        if (!body)
-                return;
-        fprintf(stderr, "-- %s\n", s->name);
-        r = map_text(body, len, resource_of(s->name, resource, sizeof(resource)),
-                     &a, reason, sizeof(reason));
-        check_int(r, s->result);
-        check_str(reason, s->reason);
-        if (r != MAP_ALERT) {
-                check_str(a.external_id, NULL);
-                check_int(a.n_tags, 0);
-                free(body);
-                return;
-        }
-
-        check_int(a.provider, PROVIDER_SENTRY);
-        check_int(a.event, s->event);
-        check_int(a.occurrence, s->occurrence);
-        check_str(a.kind, s->kind);
-        check_str(a.external_id, s->external_id);
-        check_str(a.occurrence_id, s->occurrence_id);
-        check_str(a.title, s->title);
-        check_int(a.severity, s->severity);
-        check_str(a.message, s->message);
-        check_str(a.culprit, s->culprit);
-        check_str(a.environment, s->environment);
-        check_str(a.release, s->release);
-        check_str(a.link, s->link);
-        check_str(a.provider_project, s->project);
-        check_str(a.actor, s->actor);
-        check_str(a.fingerprint, s->fingerprint);
-        check_int(a.timestamp_ms, s->timestamp_ms);
-        check_str(a.context_json, s->context);
-        for (size_t i = 0; i < 8 && s->tags[i][0]; i++)
-                check_str(alert_tag(&a, s->tags[i][0]), s->tags[i][1]);
-        check_trace_start(a.stack_trace, s->trace);
-        check_no_personal(&a, body, s->personal);
-        alert_free(&a);
-        free(body);
-}
 
 /* ---- The recorded payloads. ---- */
 
@@ -267,7 +59,7 @@ static const char event_trace[] =
           { "payment.provider", "acquirer-b" }, { "user", NULL }, \
           { "server_name", "web-3.shop.example.com" } }
 
-static const Sample samples[] = {
+static const MapperSample samples[] = {
         {
                 .name = "sentry_issue_created", ISSUE_SAMPLE,
                 .event = ALERT_OPEN, .occurrence = false, .kind = "issue.created",
@@ -423,20 +215,21 @@ static const Sample samples[] = {
 static void test_samples(void)
 {
         for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
-                check_sample(&samples[i]);
+                mapper_check_sample(&samples[i]);
 }
 
 /* The whole trace of the event alert: nothing after the cause. */
 static void test_event_trace_whole(void)
 {
+        static const char name[] = "sentry_event_alert_triggered";
         char resource[64], reason[256];
         size_t len;
-        char *body = read_sample("sentry_event_alert_triggered", "json", &len);
+        char *body = mapper_read_sample(name, "json", &len);
+        const char *res = mapper_resource_of(name, resource, sizeof(resource));
         Alert a;
 
-        check_int(map_text(body, len, resource_of("sentry_event_alert_triggered",
-                                                  resource, sizeof(resource)),
-                           &a, reason, sizeof(reason)), MAP_ALERT);
+        check_int(mapper_map_text(body, len, res, &a, reason, sizeof(reason)),
+                  MAP_ALERT);
         check_str(a.stack_trace, event_trace);
         check(!strstr(a.stack_trace, "vars"));
         check(!strstr(a.stack_trace, "PaymentService object"));
@@ -449,7 +242,7 @@ static void test_event_trace_whole(void)
 static MapResult map_json(const char *json, const char *resource, Alert *a,
                           char *reason)
 {
-        return map_text(json, strlen(json), resource, a, reason, 256);
+        return mapper_map_text(json, strlen(json), resource, a, reason, 256);
 }
 
 /* The setup guide's hand-typed request, without any Sentry header. */
@@ -603,7 +396,7 @@ static void test_frame_cap(void)
         snprintf(json + n, sizeof(json) - n, "]}}]}}}}");
 
         check_int(map_json(json, "error", &a, reason), MAP_ALERT);
-        check_trace_start(a.stack_trace, "E\n  at f59 (x.py:60)\n  at f58 (x.py:59)\n");
+        mapper_check_trace_start(a.stack_trace, "E\n  at f59 (x.py:60)\n  at f58 (x.py:59)\n");
         check_contains(a.stack_trace, "  at f10 (x.py:11)\n  ... 10 older frames not shown");
         check(!strstr(a.stack_trace, "at f9 "));
         check_str(a.title, "Sentry issue 5");
@@ -716,9 +509,7 @@ static void test_reason_cut(void)
 
 int main(int argc, char **argv)
 {
-        if (argc > 1)
-                data_dir = argv[1];
-
+        mapper_check_init(argc, argv, PROVIDER_SENTRY, sentry_map);
         test_samples();
         test_event_trace_whole();
         test_hand_typed_issue();
