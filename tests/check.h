@@ -64,3 +64,25 @@ static inline char *check_read_file(const char *path, size_t *ret_len)
         fclose(f);
         return buf;
 }
+
+/* A recorded payload of tests/data by its file name: in the folder of its
+ * provider (the name's first word, "sentry_issue_created.json"), or at
+ * the top. NULL, after a failed check, when it is in neither. */
+static inline char *check_read_payload(const char *data_dir, const char *name,
+                                       size_t *ret_len)
+{
+        char path[512];
+        char *r;
+
+        snprintf(path, sizeof(path), "%s/%.*s/%s", data_dir,
+                 (int) strcspn(name, "_"), name, name);
+        r = check_read_file(path, ret_len);
+        if (!r) {
+                snprintf(path, sizeof(path), "%s/%s", data_dir, name);
+                r = check_read_file(path, ret_len);
+        }
+        if (!r)
+                fprintf(stderr, "payload %s not found in %s\n", name, data_dir);
+        check(r != NULL);
+        return r;
+}

@@ -1,6 +1,5 @@
-/* Unit tests for src/auth.c. argv[1] is tests/data; the Sentry payload
- * is looked up there (flat or in sentry/) and in the shared payload
- * folder. */
+/* Unit tests for src/auth.c. argv[1] is tests/data, where the Sentry
+ * payload is looked up. */
 #include <stdlib.h>
 
 #include "auth.h"
@@ -10,7 +9,6 @@
 #define S(lit) lit, sizeof(lit) - 1
 
 static const char *data_dir = "tests/data";
-static const char shared_dir[] = "/work/shared/payloads";
 
 #define SECRET "test-sentry-client-secret"
 #define OLD_SECRET "old-secret-2023"
@@ -43,23 +41,7 @@ static const SecretPair empty_previous = { .current = SECRET,
 
 static char *read_payload(const char *name, size_t *ret_len)
 {
-        char path[512];
-        char *r;
-
-        snprintf(path, sizeof(path), "%s/sentry/%s", data_dir, name);
-        r = check_read_file(path, ret_len);
-        if (!r) {
-                snprintf(path, sizeof(path), "%s/%s", data_dir, name);
-                r = check_read_file(path, ret_len);
-        }
-        if (!r) {
-                snprintf(path, sizeof(path), "%s/%s", shared_dir, name);
-                r = check_read_file(path, ret_len);
-        }
-        if (!r)
-                fprintf(stderr, "payload %s not found\n", name);
-        check(r != NULL);
-        return r;
+        return check_read_payload(data_dir, name, ret_len);
 }
 
 static void check_hex(const unsigned char mac[32], const char *want)

@@ -1,6 +1,5 @@
-/* Unit tests for src/json.c. argv[1] is tests/data; the recorded payloads
- * are looked up there (flat or in a folder per provider) and in the
- * shared payload folder. */
+/* Unit tests for src/json.c. argv[1] is tests/data, where the recorded
+ * payloads are looked up (flat or in a folder per provider). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -12,30 +11,11 @@
 #define FFFD "\xef\xbf\xbd"
 
 static const char *data_dir = "tests/data";
-static const char shared_dir[] = "/work/shared/payloads";
 
 /* The recorded payload called name, or NULL (a failed check). */
 static char *read_payload(const char *name, size_t *ret_len)
 {
-        char path[512], provider[32];
-        size_t n = strcspn(name, "_");
-        char *r;
-
-        snprintf(provider, sizeof(provider), "%.*s", (int) n, name);
-        snprintf(path, sizeof(path), "%s/%s/%s", data_dir, provider, name);
-        r = check_read_file(path, ret_len);
-        if (!r) {
-                snprintf(path, sizeof(path), "%s/%s", data_dir, name);
-                r = check_read_file(path, ret_len);
-        }
-        if (!r) {
-                snprintf(path, sizeof(path), "%s/%s", shared_dir, name);
-                r = check_read_file(path, ret_len);
-        }
-        if (!r)
-                fprintf(stderr, "payload %s not found\n", name);
-        check(r != NULL);
-        return r;
+        return check_read_payload(data_dir, name, ret_len);
 }
 
 static Json *parse_ok(const char *buf, size_t len)
@@ -142,7 +122,6 @@ static void test_all_payloads(void)
                 snprintf(dir, sizeof(dir), "%s/%s", data_dir, providers[i]);
                 n += parse_all_in(dir);
         }
-        n += parse_all_in(shared_dir);
         check(n >= 18);
 }
 

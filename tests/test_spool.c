@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "check.h"
+#include "pg_check.h"
 #include "spool.h"
 
 #define MB (1024 * 1024)
@@ -699,30 +700,6 @@ static long deliveries(void)
         return qn("SELECT count(*) FROM stride_webhooks.deliveries");
 }
 
-/* The same server and role as conn, another database. */
-static char *conninfo_for(PGconn *conn, const char *dbname)
-{
-        PQconninfoOption *opts = PQconninfo(conn);
-        size_t size = 4096, len = 0;
-        char *out = calloc(1, size);
-
-        for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-                const char *v = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
-
-                if (!v || !*v)
-                        continue;
-                len += (size_t) snprintf(out + len, size - len, "%s='", o->keyword);
-                for (const char *p = v; *p && len + 4 < size; p++) {
-                        if (*p == '\'' || *p == '\\')
-                                out[len++] = '\\';
-                        out[len++] = *p;
-                }
-                len += (size_t) snprintf(out + len, size - len, "' ");
-        }
-        PQconninfoFree(opts);
-        return out;
-}
-
 /* The live path: the same request straight to the store. */
 static Delivery *store_live(Store *store, const Config *c, SpoolEntry *e)
 {
@@ -1014,7 +991,7 @@ static int setup_database(const char *url, const char *data_dir, char **ret_url)
         snprintf(test_dbname, sizeof(test_dbname), "stride_test_spool_%d", (int) getpid());
         db = admin;
         sql("CREATE DATABASE %s", test_dbname);
-        *ret_url = conninfo_for(admin, test_dbname);
+        *ret_url = pg_check_conninfo_for(admin, test_dbname);
 
         c = config_for("/nonexistent", MB, *ret_url);
         if (store_migrate(&c, true, &error) < 0) {

@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 
 #include "check.h"
+#include "pg_check.h"
 #include "store.h"
 #include "text.h"
 
@@ -104,30 +105,6 @@ static const char *q(const char *format, ...)
 static long qn(const char *query)
 {
         return strtol(q("%s", query), NULL, 10);
-}
-
-/* The same server and role as the connection, another database. */
-static char *conninfo_for(PGconn *conn, const char *dbname)
-{
-        PQconninfoOption *opts = PQconninfo(conn);
-        size_t size = 4096, len = 0;
-        char *out = calloc(1, size);
-
-        for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-                const char *v = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
-
-                if (!v || !*v)
-                        continue;
-                len += (size_t) snprintf(out + len, size - len, "%s='", o->keyword);
-                for (const char *p = v; *p && len + 4 < size; p++) {
-                        if (*p == '\'' || *p == '\\')
-                                out[len++] = '\\';
-                        out[len++] = *p;
-                }
-                len += (size_t) snprintf(out + len, size - len, "' ");
-        }
-        PQconninfoFree(opts);
-        return out;
 }
 
 /* ---- deliveries ---- */
@@ -978,7 +955,7 @@ int main(int argc, char **argv)
         snprintf(dbname, sizeof(dbname), "stride_test_store_%d", (int) getpid());
         db = admin;
         sql("CREATE DATABASE %s", dbname);
-        test_url = conninfo_for(admin, dbname);
+        test_url = pg_check_conninfo_for(admin, dbname);
         db = PQconnectdb(test_url);
         if (PQstatus(db) != CONNECTION_OK) {
                 fprintf(stderr, "cannot connect: %s", PQerrorMessage(db));
